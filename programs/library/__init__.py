@@ -1,0 +1,52 @@
+"""Known optimizers, shipped as program files (``<name>.prog``).
+
+Each file starts with a one-line ``#`` comment describing the optimizer, then its program. The
+library is data: adding an optimizer is adding a file.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from programs.program import Program, ProgramError
+from programs.text import parse
+
+_SUFFIX = ".prog"
+
+
+def _files() -> dict[str, str]:
+    root = resources.files(__name__)
+    return {
+        entry.name[: -len(_SUFFIX)]: entry.name
+        for entry in root.iterdir()
+        if entry.name.endswith(_SUFFIX)
+    }
+
+
+def names() -> list[str]:
+    """The names of every program in the library, sorted."""
+    return sorted(_files())
+
+
+def source(name: str) -> str:
+    """The text of a library program."""
+    files = _files()
+    if name not in files:
+        raise KeyError(f"no library program {name!r}; known: {', '.join(sorted(files))}")
+    return resources.files(__name__).joinpath(files[name]).read_text(encoding="utf-8")
+
+
+def description(name: str) -> str:
+    """The one-line description at the top of a library program."""
+    first = source(name).lstrip().splitlines()[0]
+    return first.lstrip("#").strip() if first.startswith("#") else ""
+
+
+@cache
+def load(name: str) -> Program:
+    """A library program by name, e.g. ``load("lion")``."""
+    try:
+        return parse(source(name), filename=f"{name}{_SUFFIX}")
+    except ProgramError as e:  # a broken shipped file is a bug; say which
+        raise ProgramError(f"library program {name!r} is malformed: {e}") from None

@@ -1,0 +1,156 @@
+"""Statement and Program: frozen, hashable values.
+
+A program is a straight-line list of statements ``target = op(arg, ...)`` over the inputs
+``w, g, m, v, lr``, and three output names (``update``, the new ``m``, the new ``v``). An argument
+is a variable name (``str``) or a float constant (``float``). Nothing here validates meaning:
+:func:`programs.check` does that, so that mutation can build any candidate cheaply and
+abstract execution can reject it with a reason. Every edit returns a new Program.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from programs.ops import OUTPUTS
+
+Arg = str | float
+"""A statement argument: a variable name, or a float constant."""
+
+
+class ProgramError(ValueError):
+    """Malformed program: the message names the file, line and column where known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        filename: str | None = None,
+    ) -> None:
+        self.reason = message
+        self.line = line
+        self.column = column
+        self.filename = filename
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.filename:
+            where.append(self.filename)
+        if self.line is not None:
+            where.append(str(self.line))
+            if self.column is not None:
+                where.append(str(self.column))
+        prefix = ":".join(where)
+        return f"{prefix}: {self.reason}" if prefix else self.reason
+
+    def with_filename(self, filename: str) -> ProgramError:
+        return ProgramError(self.reason, line=self.line, column=self.column, filename=filename)
+
+
+def is_var(arg: Arg) -> bool:
+    return isinstance(arg, str)
+
+
+def _check_constant(value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise ProgramError(f"constants must be finite, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """``target = op(*args)``."""
+
+    target: str
+    op: str
+    args: tuple[Arg, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Normalise ints and numpy floats to Python floats so that equal programs are equal.
+        if any(not isinstance(a, str) and type(a) is not float for a in self.args):
+            object.__setattr__(
+                self,
+                "args",
+                tuple(a if isinstance(a, str) else _check_constant(a) for a in self.args),
+            )
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The variable names this statement reads, in argument order."""
+        return tuple(a for a in self.args if isinstance(a, str))
+
+    def replace(self, **changes: object) -> Statement:
+        fields = {"target": self.target, "op": self.op, "args": self.args}
+        fields.update(changes)
+        return Statement(**fields)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        from programs.text import format_statement
+
+        return format_statement(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A straight-line optimizer: ``train(w, g, m, v, lr) -> (update, m, v)``."""
+
+    statements: tuple[Statement, ...] = ()
+    outputs: tuple[str, str, str] = field(default=OUTPUTS)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.statements, tuple):
+            object.__setattr__(self, "statements", tuple(self.statements))
+        if not isinstance(self.outputs, tuple):
+            object.__setattr__(self, "outputs", tuple(self.outputs))
+        if len(self.outputs) != 3:
+            raise ProgramError(f"a program returns 3 values (update, m, v), got {self.outputs}")
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    def __iter__(self) -> Iterator[Statement]:
+        return iter(self.statements)
+
+    def __str__(self) -> str:
+        from programs.text import format_program
+
+        return format_program(self)
+
+    # --- edits: each returns a new Program -----------------------------------------------------
+    def with_statements(self, statements: Iterable[Statement]) -> Program:
+        return Program(tuple(statements), self.outputs)
+
+    def insert(self, index: int, statement: Statement) -> Program:
+        s = list(self.statements)
+        s.insert(index, statement)
+        return Program(tuple(s), self.outputs)
+
+    def delete(self, index: int) -> Program:
+        s = list(self.statements)
+        del s[index]
+        return Program(tuple(s), self.outputs)
+
+    def replace_statement(self, index: int, statement: Statement) -> Program:
+        s = list(self.statements)
+        s[index] = statement
+        return Program(tuple(s), self.outputs)
+
+    def with_outputs(self, update: str, m: str, v: str) -> Program:
+        return Program(self.statements, (update, m, v))
+
+    @property
+    def constants(self) -> tuple[float, ...]:
+        return tuple(a for s in self.statements for a in s.args if not isinstance(a, str))
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Every name assigned by a statement, first assignment first, without repeats."""
+        seen: dict[str, None] = {}
+        for s in self.statements:
+            seen.setdefault(s.target, None)
+        return tuple(seen)
