@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import sympy
 
 EPS = 1e-8
-"""The guard used by division, ``reciprocal``, ``rsqrt``, ``cosine_sim`` and the value of ``get_eps``."""
+"""The guard of division, ``reciprocal``, ``rsqrt`` and ``cosine_sim``; the value of ``get_eps``."""
 
 
 class Kind(Enum):

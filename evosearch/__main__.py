@@ -1,0 +1,5 @@
+import sys
+
+from evosearch.cli import main
+
+sys.exit(main())
