@@ -71,13 +71,17 @@ class Statement:
     args: tuple[Arg, ...] = ()
 
     def __post_init__(self) -> None:
-        # Normalise ints and numpy floats to Python floats so that equal programs are equal.
-        if any(not isinstance(a, str) and type(a) is not float for a in self.args):
-            object.__setattr__(
-                self,
-                "args",
-                tuple(a if isinstance(a, str) else _check_constant(a) for a in self.args),
-            )
+        # Normalise ints and numpy floats to Python floats so that equal programs are equal, and
+        # refuse NaN and inf, which would make equal programs unequal and text unparsable.
+        args = self.args
+        for a in args:
+            if a.__class__ is not str and (a.__class__ is not float or not math.isfinite(a)):
+                object.__setattr__(
+                    self,
+                    "args",
+                    tuple(x if isinstance(x, str) else _check_constant(x) for x in args),
+                )
+                break
 
     @property
     def reads(self) -> tuple[str, ...]:

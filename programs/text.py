@@ -116,7 +116,7 @@ class _Reader:
 
     def call(self, node: ast.Call) -> tuple[str, tuple[Arg, ...]]:
         if not isinstance(node.func, ast.Name):
-            if isinstance(node.func, ast.Attribute):
+            if type(node.func) in _NODE_NAMES:
                 raise self.err(_unsupported(node.func), node.func)
             raise self.err("only library functions can be called, by name", node.func)
         name = node.func.id
@@ -125,7 +125,7 @@ class _Reader:
             hint = _suggest(name, list(OPS))
             raise self.err(f"unknown function {name!r}{hint}", node.func)
         if node.keywords:
-            raise self.err(f"{name}() takes no keyword arguments", node.keywords[0].value)
+            raise self.err(f"{name}() takes no keyword arguments", node.keywords[0])
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise self.err(f"{name}() takes no *arguments", node)
         if len(node.args) != op.arity:
@@ -160,6 +160,10 @@ class _Reader:
                     f"unsupported operator {symbol}: only + - * / (or library functions)", value
                 )
             args = (self.operand(value.left), self.operand(value.right))
+        elif isinstance(value, ast.UnaryOp) and isinstance(value.operand, ast.Name):
+            raise self.err(
+                f"unary operators are not statements: write 'negative({value.operand.id})'", value
+            )
         elif isinstance(value, ast.Name | ast.Constant | ast.UnaryOp):
             raise self.err(
                 "a statement must call a function or apply + - * /; plain copies and "
