@@ -1,0 +1,22 @@
+"""Where evaluations run: behind one interface (:class:`evosearch.backends.base.Executor`)."""
+
+from __future__ import annotations
+
+from evosearch.backends.base import Batch, Executor, ExecutorEvent, Job, SuiteInfo
+from evosearch.config import ExecutorSettings
+
+
+def make_executor(settings: ExecutorSettings, suite: str) -> Executor:
+    """The executor the settings name, evaluating ``suite``."""
+    if settings.backend == "inprocess":
+        from evosearch.backends.local import InProcessExecutor
+
+        return InProcessExecutor(suite)
+    if settings.backend == "local":
+        from evosearch.backends.local import LocalPool
+
+        return LocalPool(suite, settings.workers)
+    raise ValueError(f"unknown backend {settings.backend!r}")
+
+
+__all__ = ["Batch", "Executor", "ExecutorEvent", "Job", "SuiteInfo", "make_executor"]

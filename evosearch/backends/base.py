@@ -1,0 +1,90 @@
+"""The executor interface: how the search hands programs to evaluators.
+
+The search submits *batches* (program texts with the stage to score them on) and takes whole
+batches back as they complete, in any order; it consumes them in submission order itself (see
+:mod:`evosearch.runner`), which keeps a run deterministic however the evaluators interleave.
+Program text is the wire format: workers parse it, so nothing a worker sends back is more than
+numbers and strings.
+
+A backend must (1) evaluate each batch exactly once as far as the search can tell: a batch lost
+with a dead worker is resubmitted, not dropped; (2) keep several batches in flight so evaluators
+never wait for the driver; (3) never import jax into the driver process unless it evaluates
+there. The local pool (:mod:`evosearch.backends.local`) and a Ray backend (actors holding
+compiled suites, ``ray.wait`` for completions, a dead actor's batch resubmitted) both fit.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from evosearch.score import Score
+
+
+@dataclass(frozen=True)
+class Job:
+    """Score one program on one stage. ``fingerprint`` is the cache key, carried back."""
+
+    fingerprint: str
+    stage: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    jobs: tuple[Job, ...]
+
+
+@dataclass(frozen=True)
+class SuiteInfo:
+    """What the driver needs to know about the suite, learnt from an evaluator so that the
+    driver itself never compiles anything."""
+
+    name: str
+    stage_names: tuple[str, ...]
+    baselines: tuple[Score, ...] = ()  # the baseline program's score on each stage
+    worst_fitness: float = 1e9
+
+
+@dataclass
+class ExecutorEvent:
+    """Something the user should know about (a worker died and was replaced, ...)."""
+
+    kind: str
+    message: str
+    data: dict = field(default_factory=dict)
+
+
+class Executor(ABC):
+    """Evaluates batches. Use as a context manager, or call :meth:`close`."""
+
+    events: list[ExecutorEvent]
+
+    @property
+    @abstractmethod
+    def workers(self) -> int:
+        """How many batches it evaluates at once."""
+
+    @abstractmethod
+    def describe(self, baselines: bool) -> SuiteInfo:
+        """The suite's stages and, if asked, the baseline's score on each (this compiles)."""
+
+    @abstractmethod
+    def submit(self, batch: Batch) -> None:
+        """Start evaluating a batch; returns at once (or after evaluating, in process)."""
+
+    @abstractmethod
+    def completed(self, timeout: float | None) -> list[tuple[int, list[Score]]]:
+        """Batches finished since the last call, as (batch id, one score per job); waits up to
+        ``timeout`` seconds for at least one (None: until one finishes)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop the evaluators; batches in flight are abandoned (the checkpoint has them)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

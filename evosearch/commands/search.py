@@ -1,0 +1,104 @@
+"""``evosearch search``: run a program search, or resume one.
+
+With no arguments: from AdamW on the default suite, locally, into ``runs/<timestamp>``.
+``--config FILE`` reads a TOML file (``experiments/smoke.toml`` is a complete search in under a
+minute), ``--set section.key=value`` overrides one setting, ``--resume`` continues the search in
+``--out`` exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="TOML settings (see experiments/)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="run directory (default: runs/<timestamp>; required with --resume)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the search saved in --out")
+    parser.add_argument("--seed", type=int, help="random seed (same as --set search.seed=N)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a setting, e.g. --set evolution.population=64 (repeatable)")
+    parser.add_argument("--restart", choices=("best", "initial"),
+                        help="restart the population at once (with --resume: from the best so "
+                             "far or from the warm start); later: touch DIR/RESTART")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument("--list-settings", action="store_true",
+                        help="print every setting with its default and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from evosearch import config as config_module
+    from evosearch.backends.local import ExecutorError
+    from evosearch.checkpoint import CheckpointError
+    from evosearch.progress import ProgressLine
+    from evosearch.runner import Runner
+    from programs import ProgramError
+
+    if args.list_settings:
+        for key, default, doc in config_module.documented_fields():
+            print(f"{key} = {default!r}\n    {doc}")
+        return 0
+    overrides = list(args.overrides)
+    if args.seed is not None:
+        overrides.append(f"search.seed={args.seed}")
+    try:
+        if args.resume:
+            if not args.out:
+                raise config_module.ConfigError("--resume needs --out DIR (the run to continue)")
+            out = Path(args.out)
+            requested = None
+            if args.config or overrides:
+                # Settings requested now, on top of the checkpoint's (checked by the runner).
+                from evosearch import checkpoint
+
+                data = checkpoint.load(out / "checkpoint.json")
+                saved = config_module.from_dict(data.get("config", {}), "checkpoint config")
+                base = config_module.load(args.config) if args.config else saved
+                requested = config_module.apply_overrides(base, overrides)
+            config = requested
+        else:
+            config = config_module.load(args.config, overrides)
+            out = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+        progress = ProgressLine(
+            config.progress.interval_seconds if config else 1.0, enabled=not args.quiet
+        )
+        runner = Runner(config, out, resume=args.resume, progress=progress, restart=args.restart)
+        print(f"evosearch: writing to {out}", file=sys.stderr)
+        outcome = runner.run()
+    except (config_module.ConfigError, CheckpointError, ProgramError, ExecutorError) as e:
+        print(f"evosearch search: error: {e}", file=sys.stderr)
+        return 2
+    _summary(outcome)
+    return 0 if outcome.status == "finished" else 130
+
+
+def _summary(outcome) -> None:
+    from evosearch.describe import recognize, simplify
+
+    engine = outcome.engine
+    best = engine.best()
+    c = engine.counters
+    hit = c.hits / c.children if c.children else 0.0
+    print(f"\n{outcome.status}: {c.evaluations} evaluations, {c.children} children, "
+          f"cache hits {100 * hit:.0f}%, restarts {c.restarts}; files in {outcome.out}")
+    if outcome.status == "interrupted":
+        print(f"resume with: evosearch search --resume --out {outcome.out}")
+    if best is None:
+        return
+    program = engine.program(best.id)
+    label = recognize(program)
+    print(f"best: record #{best.id}, stage {engine.stage_names[best.stage]}, "
+          f"fitness {best.fitness:.6g}{'  (' + label + ')' if label else ''}")
+    print(simplify(program))
+    rows = engine.meta_validation()
+    if rows:
+        print(f"meta-validation on stage {engine.stage_names[-1]} (lower is better):")
+        for rid, score in rows:
+            name = recognize(engine.program(rid))
+            print(f"  #{rid}: {score.fitness:.6g}{'  ' + name if name else ''}")

@@ -1,0 +1,334 @@
+"""Mutations: small random edits of a program, each drawing from a ``numpy.random.Generator``.
+
+Six kinds, as in the Lion paper plus output re-pointing: insert a random statement, delete one,
+change one argument, change a function, perturb a constant, return another variable. A single
+edit may produce an invalid program; :class:`Mutator` builds a *child* by applying one or more
+edits and keeps it only if abstract execution accepts it and its fingerprint differs from the
+parent's, retrying (a bounded number of times) otherwise. Validity is checked on the finished
+child only, so a coordinated change may pass through invalid intermediate programs, which is
+one way across the valleys between AdamW and Lion.
+
+Each edit returns a one-line description (``"insert 3: c = interp(g, m, 0.9)"``) so that the
+lineage of a program reads as a story.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from evosearch.config import EvolutionSettings, MutationSettings
+from programs import INPUTS, OPS, Program, Statement, check, fingerprint
+from programs.ops import INPUT_KINDS, OUTPUTS, ArgKind, Kind, ResultKind
+from programs.program import Arg
+from programs.text import format_arg, format_statement
+
+KINDS: tuple[str, ...] = ("insert", "delete", "argument", "function", "constant", "output")
+"""The mutation kinds, in the order of :class:`evosearch.config.MutationWeights`."""
+
+Edit = tuple[Program, str]
+"""A mutated program and the description of the edit."""
+
+
+@dataclass(frozen=True)
+class Child:
+    """A valid mutant of its parent with a different fingerprint."""
+
+    program: Program
+    fingerprint: str
+    kinds: tuple[str, ...]  # the mutation kind of each edit, in order
+    edits: tuple[str, ...]  # the description of each edit
+    tries: int  # attempts it took (1: the first was valid and new)
+    invalid: int  # attempts rejected by abstract execution
+    unchanged: int  # attempts rejected because the fingerprint equalled the parent's
+
+
+# --- random choices -------------------------------------------------------------------------------
+
+
+def _lenient_kinds(program: Program, stop: int) -> dict[str, Kind]:
+    """The kind of every variable defined before statement ``stop``.
+
+    Tolerates invalid programs (an intermediate edit of a multi-edit child may be invalid): an
+    unknown argument counts as a tensor. Costs a few microseconds per statement.
+    """
+    kinds = dict(INPUT_KINDS)
+    for s in program.statements[:stop]:
+        op = OPS.get(s.op)
+        if op is None:
+            kinds[s.target] = Kind.TENSOR
+            continue
+        arg_kinds = tuple(
+            kinds.get(a, Kind.TENSOR) if isinstance(a, str) else Kind.SCALAR for a in s.args
+        )
+        if op.result is ResultKind.SCALAR:
+            kinds[s.target] = Kind.SCALAR
+        elif op.result is ResultKind.FIRST:
+            kinds[s.target] = arg_kinds[0] if arg_kinds else Kind.SCALAR
+        else:
+            kinds[s.target] = Kind.TENSOR if Kind.TENSOR in arg_kinds else Kind.SCALAR
+    return kinds
+
+
+def _choice(rng: np.random.Generator, items: list | tuple):
+    return items[int(rng.integers(len(items)))]
+
+
+def draw_constant(rng: np.random.Generator, interp_weight: bool) -> float:
+    """A fresh constant. An interp weight is ``1 - 10^U(-3, -0.3)`` (0.5 .. 0.999, spread evenly
+    in log(1 - b), where the optimizers of the library put their betas); any other constant has
+    magnitude ``10^U(-3, 1)``, negative one time in four."""
+    if interp_weight:
+        return round(1.0 - 10.0 ** rng.uniform(-3.0, -0.3), 6)
+    magnitude = 10.0 ** rng.uniform(-3.0, 1.0)
+    sign = -1.0 if rng.random() < 0.25 else 1.0
+    return float(f"{sign * magnitude:.4g}")
+
+
+def _is_interp_weight(op: str, position: int) -> bool:
+    return op == "interp" and position == 2
+
+
+class _Random:
+    """The random choices shared by the edits, bound to one settings object."""
+
+    def __init__(self, settings: MutationSettings) -> None:
+        self.s = settings
+        self.functions = tuple(settings.functions) or tuple(OPS)
+        self.by_arity: dict[int, tuple[str, ...]] = {}
+        for name in self.functions:
+            self.by_arity.setdefault(OPS[name].arity, ())
+            self.by_arity[OPS[name].arity] += (name,)
+
+    def argument(
+        self,
+        rng: np.random.Generator,
+        want: ArgKind,
+        kinds: dict[str, Kind],
+        interp_weight: bool,
+        exclude: Arg | None = None,
+    ) -> Arg | None:
+        """A new argument for a position that accepts ``want``: a variable of a fitting kind
+        defined at that point, or a constant where a scalar is allowed."""
+        scalar_ok = want is not ArgKind.TENSOR
+        if want is ArgKind.SCALAR:
+            p_constant = self.s.scalar_constant
+        elif want is ArgKind.ANY:
+            p_constant = self.s.constant_argument
+        else:
+            p_constant = 0.0
+        names = [
+            n for n, k in kinds.items()
+            if n != exclude and (want is ArgKind.ANY or k.value == want.value)
+        ]
+        if scalar_ok and (not names or rng.random() < p_constant):
+            return draw_constant(rng, interp_weight)
+        if not names:
+            return None
+        return _choice(rng, names)
+
+
+# --- the edits --------------------------------------------------------------------------------
+
+
+def insert(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -> Edit | None:
+    """A random statement at a random place: a random function, arguments drawn from the
+    variables defined above that point and fresh constants, writing a fresh temporary or an
+    existing variable."""
+    n = len(program.statements)
+    if n >= max_len:
+        return None
+    index = int(rng.integers(n + 1))
+    kinds = _lenient_kinds(program, index)
+    op_name = _choice(rng, r.functions)
+    op = OPS[op_name]
+    args: list[Arg] = []
+    for pos, want in enumerate(op.arg_kinds):
+        arg = r.argument(rng, want, kinds, _is_interp_weight(op_name, pos))
+        if arg is None:
+            return None
+        args.append(arg)
+    if rng.random() < r.s.new_variable:
+        target = fresh_name(program)
+    else:
+        target = _choice(rng, list(kinds) + [v for v in program.variables if v not in kinds])
+    statement = Statement(target, op_name, tuple(args))
+    return program.insert(index, statement), f"insert {index}: {format_statement(statement)}"
+
+
+def fresh_name(program: Program) -> str:
+    """The first ``t<k>`` that the program does not use yet."""
+    used = set(program.variables) | set(INPUTS) | set(OUTPUTS)
+    k = 0
+    while f"t{k}" in used:
+        k += 1
+    return f"t{k}"
+
+
+def delete(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -> Edit | None:
+    if not program.statements:
+        return None
+    index = int(rng.integers(len(program.statements)))
+    gone = program.statements[index]
+    return program.delete(index), f"delete {index}: {format_statement(gone)}"
+
+
+def argument(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -> Edit | None:
+    """One argument of one statement becomes another variable or a constant."""
+    candidates = [i for i, s in enumerate(program.statements) if s.args]
+    if not candidates:
+        return None
+    index = _choice(rng, candidates)
+    s = program.statements[index]
+    pos = int(rng.integers(len(s.args)))
+    op = OPS.get(s.op)
+    want = op.arg_kinds[pos] if op is not None and pos < op.arity else ArgKind.ANY
+    old = s.args[pos]
+    new = r.argument(
+        rng, want, _lenient_kinds(program, index), _is_interp_weight(s.op, pos), exclude=old
+    )
+    if new is None or new == old:
+        return None
+    args = s.args[:pos] + (new,) + s.args[pos + 1 :]
+    detail = f"argument {index}.{pos}: {format_arg(old)} -> {format_arg(new)}"
+    return program.replace_statement(index, s.replace(args=args)), detail
+
+
+def function(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -> Edit | None:
+    """A statement's function becomes another of the same arity."""
+    if not program.statements:
+        return None
+    index = int(rng.integers(len(program.statements)))
+    s = program.statements[index]
+    options = [name for name in r.by_arity.get(len(s.args), ()) if name != s.op]
+    if not options:
+        return None
+    new = _choice(rng, options)
+    return program.replace_statement(index, s.replace(op=new)), f"function {index}: {s.op} -> {new}"
+
+
+def perturb(
+    value: float, rng: np.random.Generator, s: MutationSettings, interp_weight: bool
+) -> float:
+    """A perturbed constant: redrawn with probability ``constant_redraw``; otherwise multiplied
+    by ``2^a``, ``a ~ N(0, sigma)`` or, for an interp weight ``0 < b < 1``, the same in
+    ``1 - b``: ``1 - (1 - b) 2^a``. Multiplying 0.9 by ``2^a`` (sigma 1) lands above 1, where
+    interp extrapolates, 44 % of the time; in ``1 - b`` it never does, and a step moves b by the
+    same share of its distance to 1 whatever b is (0.9 -> 0.95 as easily as 0.99 -> 0.995)."""
+    if rng.random() < s.constant_redraw:
+        return draw_constant(rng, interp_weight)
+    factor = 2.0 ** rng.normal(0.0, s.constant_sigma)
+    if interp_weight and s.interp_log_space and 0.0 < value < 1.0:
+        new = 1.0 - (1.0 - value) * factor
+    else:
+        new = value * factor
+    if not math.isfinite(new):
+        return value
+    return float(f"{new:.6g}")
+
+
+def constant(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -> Edit | None:
+    places = [
+        (i, pos)
+        for i, s in enumerate(program.statements)
+        for pos, a in enumerate(s.args)
+        if not isinstance(a, str)
+    ]
+    if not places:
+        return None
+    index, pos = _choice(rng, places)
+    s = program.statements[index]
+    old = s.args[pos]
+    new = perturb(old, rng, r.s, _is_interp_weight(s.op, pos))
+    if new == old:
+        return None
+    args = s.args[:pos] + (new,) + s.args[pos + 1 :]
+    detail = f"constant {index}.{pos}: {format_arg(old)} -> {format_arg(new)}"
+    return program.replace_statement(index, s.replace(args=args)), detail
+
+
+def output(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -> Edit | None:
+    """Return another variable as ``update``, ``m`` or ``v``."""
+    role = int(rng.integers(3))
+    names = [n for n in (*INPUTS, *program.variables) if n != program.outputs[role]]
+    names = list(dict.fromkeys(names))
+    new = _choice(rng, names)
+    outputs = list(program.outputs)
+    old = outputs[role]
+    outputs[role] = new
+    return program.with_outputs(*outputs), f"output {OUTPUTS[role]}: {old} -> {new}"
+
+
+EDITS: dict[str, Callable[[Program, np.random.Generator, _Random, int], Edit | None]] = {
+    "insert": insert,
+    "delete": delete,
+    "argument": argument,
+    "function": function,
+    "constant": constant,
+    "output": output,
+}
+assert tuple(EDITS) == KINDS
+
+
+# --- children ------------------------------------------------------------------------------------
+
+
+class Mutator:
+    """Makes children: one or more random edits, then validity and novelty checks."""
+
+    def __init__(self, mutation: MutationSettings, evolution: EvolutionSettings) -> None:
+        self.random = _Random(mutation)
+        self.evolution = evolution
+        weights = np.array([getattr(mutation.weights, k) for k in KINDS], dtype=float)
+        self.probabilities = weights / weights.sum()
+        self.cumulative = np.cumsum(self.probabilities)
+
+    def edit(self, program: Program, rng: np.random.Generator) -> tuple[str, Edit] | None:
+        """One edit of a kind drawn by weight; None if the drawn kind does not apply (e.g. no
+        constant to perturb) or drew a no-op."""
+        kind = KINDS[int(np.searchsorted(self.cumulative, rng.random() * self.cumulative[-1],
+                                         side="right"))]
+        result = EDITS[kind](program, rng, self.random, self.evolution.max_statements)
+        return None if result is None else (kind, result)
+
+    def edit_count(self, rng: np.random.Generator) -> int:
+        """1, then one more with probability ``mutations_continue``, up to ``mutations_max``."""
+        n = 1
+        while n < self.evolution.mutations_max and rng.random() < self.evolution.mutations_continue:
+            n += 1
+        return n
+
+    def child(
+        self, parent: Program, rng: np.random.Generator, parent_fingerprint: str | None = None
+    ) -> Child | None:
+        """A valid child whose fingerprint differs from the parent's, or None after
+        ``max_tries`` attempts."""
+        if parent_fingerprint is None:
+            parent_fingerprint = fingerprint(parent)
+        invalid = unchanged = 0
+        for attempt in range(1, self.evolution.max_tries + 1):
+            program = parent
+            kinds: list[str] = []
+            edits: list[str] = []
+            for _ in range(self.edit_count(rng)):
+                result = self.edit(program, rng)
+                if result is None:
+                    continue
+                kind, (program, detail) = result
+                kinds.append(kind)
+                edits.append(detail)
+            if not edits:
+                unchanged += 1
+                continue
+            if check(program):
+                invalid += 1
+                continue
+            fp = fingerprint(program)
+            if fp == parent_fingerprint:
+                unchanged += 1
+                continue
+            return Child(program, fp, tuple(kinds), tuple(edits), attempt, invalid, unchanged)
+        return None

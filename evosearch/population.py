@@ -1,0 +1,90 @@
+"""The population of regularized evolution: islands of members, oldest first.
+
+A member is the id of a :class:`evosearch.lineage.Record`; several members may be copies of one
+record (the warm start fills the population with copies). A child joins its parent's island and
+the oldest member of that island leaves (Real et al. 2019: age, not fitness, decides who dies,
+which keeps the population moving). With several islands, migration copies each island's best
+into the next island, in a ring.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from evosearch.funnel import Key
+
+
+class Population:
+    def __init__(self, size: int, islands: int) -> None:
+        if islands < 1 or size < islands:
+            raise ValueError(f"population {size} cannot be split into {islands} islands")
+        # Sizes differ by at most one when size is not a multiple of islands.
+        self.capacity = [size // islands + (1 if i < size % islands else 0) for i in range(islands)]
+        self.islands: list[deque[int]] = [deque() for _ in range(islands)]
+
+    def __len__(self) -> int:
+        return sum(len(island) for island in self.islands)
+
+    def __iter__(self) -> Iterator[int]:
+        for island in self.islands:
+            yield from island
+
+    @property
+    def empty(self) -> bool:
+        return len(self) == 0
+
+    def fill(self, rid: int) -> None:
+        """Every island becomes copies of one record (warm start and restart)."""
+        for island, capacity in zip(self.islands, self.capacity, strict=True):
+            island.clear()
+            island.extend([rid] * capacity)
+
+    def add(self, island: int, rid: int) -> int | None:
+        """Add a member to an island; return the oldest member removed, if the island was full."""
+        members = self.islands[island]
+        members.append(rid)
+        if len(members) > self.capacity[island]:
+            return members.popleft()
+        return None
+
+    def tournament(
+        self, rng: np.random.Generator, island: int, size: int, key: Callable[[int], Key]
+    ) -> int:
+        """The best of ``size`` members of ``island`` drawn at random without replacement (all of
+        them if the island is smaller)."""
+        members = self.islands[island]
+        n = len(members)
+        if n == 0:
+            raise ValueError(f"island {island} is empty")
+        picks = rng.choice(n, size=min(size, n), replace=False)
+        return min((members[int(i)] for i in picks), key=key)
+
+    def best(self, island: int, key: Callable[[int], Key]) -> int:
+        return min(self.islands[island], key=key)
+
+    def migrate(self, key: Callable[[int], Key]) -> list[tuple[int, int, int]]:
+        """Each island's best joins the next island (ring), replacing its oldest member.
+        Returns (from island, to island, record id) for each move."""
+        if len(self.islands) < 2:
+            return []
+        bests = [self.best(i, key) for i in range(len(self.islands))]
+        moves = []
+        for i, rid in enumerate(bests):
+            target = (i + 1) % len(self.islands)
+            self.add(target, rid)
+            moves.append((i, target, rid))
+        return moves
+
+    def to_json(self) -> dict:
+        return {"capacity": self.capacity, "islands": [list(i) for i in self.islands]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Population:
+        capacity = [int(c) for c in data["capacity"]]
+        population = cls(sum(capacity), len(capacity))
+        population.capacity = capacity
+        population.islands = [deque(int(r) for r in island) for island in data["islands"]]
+        return population

@@ -1,0 +1,365 @@
+"""Running a search: the loop between the engine and an executor, and everything around it.
+
+Order makes the trajectory: batches are consumed strictly in the order they were made, and
+right after each one is consumed the engine makes the next (keeping ``in_flight`` batches out).
+So batch ``k + in_flight`` is always made from the population as it stood after batch ``k``,
+whichever evaluator finished first: the same seed gives the same search on one worker or many,
+and a resumed search continues exactly as if never stopped.
+
+Stopping: Ctrl-C (SIGINT) or SIGTERM sets a flag that the loop reads between batches; the loop
+then writes a checkpoint holding the batches still in flight (they are submitted again on
+resume) and returns ``interrupted``. A second Ctrl-C stops at once, keeping the last checkpoint.
+Creating a file named ``RESTART`` in the run directory (containing ``best`` or ``initial``, or
+nothing for the configured source) restarts the population at the next batch.
+
+A run directory holds ``checkpoint.json`` (the whole state), ``log.jsonl`` (a line per batch and
+per event), ``config.json``, and, refreshed at each checkpoint, ``best.prog``, ``lineage.txt``,
+``lineage.graphml`` and ``hall_of_fame.txt``; at the end ``summary.json`` with the
+meta-validation.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from evosearch import checkpoint
+from evosearch import config as config_module
+from evosearch.backends import Executor, SuiteInfo, make_executor
+from evosearch.checkpoint import CheckpointError
+from evosearch.config import Config
+from evosearch.evolution import Evolution
+from evosearch.progress import JsonLog, ProgressLine, batch_record, truncate_log
+from programs import Program, library, read
+
+CHECKPOINT = "checkpoint.json"
+LOG = "log.jsonl"
+RESTART_FILE = "RESTART"
+
+
+def load_warm_start(spec: str) -> Program:
+    """A library program by name, or a program file by path (errors name file and line)."""
+    if spec in library.names():
+        return library.load(spec)
+    path = Path(spec)
+    if path.suffix == ".prog" or path.exists():
+        return read(path)
+    raise config_module.ConfigError(
+        f"search.warm_start: {spec!r} is neither a library program "
+        f"({', '.join(library.names())}) nor a program file"
+    )
+
+
+def resume_config(saved: Config, requested: Config | None) -> Config:
+    """The config of a resumed run: the saved one, with changes allowed only to budgets and
+    machinery (:data:`evosearch.config.RESUMABLE`), since anything else would make the resumed
+    search a different search."""
+    if requested is None:
+        return saved
+    changed = config_module.differences(saved, requested)
+    forbidden = [k for k in changed if k not in config_module.RESUMABLE]
+    if forbidden:
+        raise config_module.ConfigError(
+            "a resumed search keeps its settings; these differ from the checkpoint: "
+            + ", ".join(forbidden)
+            + f" (changeable on resume: {', '.join(sorted(config_module.RESUMABLE))})"
+        )
+    return requested
+
+
+class _StopFlag:
+    """SIGINT/SIGTERM set a flag; a second signal raises KeyboardInterrupt at once."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+@dataclass
+class RunOutcome:
+    status: str  # "finished" or "interrupted"
+    out: Path
+    engine: Evolution
+    suite: SuiteInfo
+
+
+class Runner:
+    """One search in one run directory. ``executor`` defaults to the one the config names."""
+
+    def __init__(
+        self,
+        config: Config,
+        out: str | Path,
+        *,
+        resume: bool = False,
+        executor: Executor | None = None,
+        progress: ProgressLine | None = None,
+        restart: str | None = None,
+    ) -> None:
+        self.out = Path(out)
+        self.resume = resume
+        self.restart_request = restart
+        self.progress = progress or ProgressLine(config.progress.interval_seconds)
+        self.config = config
+        self.engine: Evolution | None = None
+        if resume:
+            data = checkpoint.load(self.out / CHECKPOINT)
+            checkpoint.require(data, self.out / CHECKPOINT, "config", "search")
+            try:
+                saved = config_module.from_dict(data["config"], f"{self.out / CHECKPOINT} config")
+            except config_module.ConfigError as e:
+                raise CheckpointError(f"incompatible checkpoint: {e}") from None
+            self.config = resume_config(saved, config)
+            try:
+                self.engine = Evolution.from_json(self.config, data["search"])
+            except (KeyError, ValueError, TypeError, IndexError) as e:
+                raise CheckpointError(
+                    f"{self.out / CHECKPOINT}: malformed search state ({type(e).__name__}: {e}); "
+                    "it is left untouched"
+                ) from None
+            self.run_info = data.get("run", {})
+        else:
+            if (self.out / CHECKPOINT).exists():
+                raise CheckpointError(
+                    f"{self.out} already holds a search (checkpoint.json): resume it with "
+                    "--resume, or choose another --out"
+                )
+            self.warm_start = load_warm_start(config.search.warm_start)
+            self.run_info = {"sessions": 0}
+        self.executor = executor
+        self.evaluated = 0
+        self.driver_seconds = float(self.run_info.get("driver_seconds", 0.0))
+        self.best_seen: int | None = None
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    def run(self) -> RunOutcome:
+        self.out.mkdir(parents=True, exist_ok=True)
+        executor = self.executor or make_executor(self.config.executor, self.config.search.suite)
+        try:
+            return self._run(executor)
+        finally:
+            executor.close()
+            self.progress.close()
+
+    def _run(self, executor: Executor) -> RunOutcome:
+        info = executor.describe(baselines=self.engine is None)
+        if self.engine is None:
+            baselines = [s.fitness for s in info.baselines] or [None] * len(info.stage_names)
+            self.engine = Evolution(self.config, info.stage_names, baselines, self.warm_start)
+            checkpoint.write_atomic(
+                self.out / "config.json", json.dumps(config_module.to_dict(self.config), indent=2)
+            )
+        else:
+            if tuple(info.stage_names) != self.engine.stage_names:
+                raise CheckpointError(
+                    f"{self.out / CHECKPOINT}: incompatible checkpoint: suite "
+                    f"{self.config.search.suite!r} now has stages {info.stage_names}, the "
+                    f"checkpoint has {self.engine.stage_names}"
+                )
+            dropped = truncate_log(self.out / LOG, self.engine.counters.batches)
+            if dropped:
+                self.progress.message(f"log: dropped {dropped} lines written after the checkpoint")
+            self.engine.resume_budget()
+        engine = self.engine
+        self.best_seen = engine.best_id
+        self.run_info["sessions"] = int(self.run_info.get("sessions", 0)) + 1
+        self.log = JsonLog(self.out / LOG)
+        self.progress.message(f"evosearch: {self._describe_start(info, executor)}")
+        started = time.monotonic()
+        elapsed_before = engine.elapsed
+        last_checkpoint_evals = engine.counters.evaluations
+        last_checkpoint_time = started
+        status = "finished"
+        try:
+            with _StopFlag() as stop:
+                if self.restart_request:
+                    engine.restart(self.restart_request, reason="command")
+                for batch in engine.in_flight:  # from a checkpoint: submit again, in order
+                    executor.submit(batch)
+                self._top_up(executor)
+                buffer: dict[int, list] = {}
+                while not engine.done:
+                    engine.elapsed = elapsed_before + time.monotonic() - started
+                    if stop.requested:
+                        status = "interrupted"
+                        break
+                    self._check_restart_file()
+                    if not engine.in_flight:
+                        self._top_up(executor)
+                        continue
+                    for batch_id, scores in executor.completed(timeout=0.2):
+                        buffer[batch_id] = scores
+                    self._report_executor_events(executor, engine)
+                    while engine.in_flight and engine.in_flight[0].id in buffer:
+                        tick = time.perf_counter()
+                        batch = engine.in_flight[0]
+                        engine.consume(batch.id, buffer.pop(batch.id))
+                        self.evaluated += len(batch.jobs)
+                        self._top_up(executor)
+                        self._after_batch(engine)
+                        self.driver_seconds += time.perf_counter() - tick
+                        now = time.monotonic()
+                        evals = engine.counters.evaluations
+                        every = self.config.checkpoint
+                        if (
+                            evals - last_checkpoint_evals >= every.every_evaluations
+                            or now - last_checkpoint_time >= every.every_seconds
+                        ):
+                            self._checkpoint(engine)
+                            last_checkpoint_evals, last_checkpoint_time = evals, now
+                    self.progress.update(engine, self.evaluated)
+                engine.elapsed = elapsed_before + time.monotonic() - started
+                self.run_info["status"] = status
+                self._checkpoint(engine, final=True)
+        except KeyboardInterrupt:
+            self.progress.message(
+                "stopped at once: the last checkpoint is kept, resume with --resume"
+            )
+            self.log.close()
+            raise
+        self.progress.update(engine, self.evaluated, force=True)
+        self.log.close()
+        return RunOutcome(status, self.out, engine, info)
+
+    def _describe_start(self, info: SuiteInfo, executor: Executor) -> str:
+        engine = self.engine
+        assert engine is not None
+        verb = "resuming" if self.resume else "starting"
+        base = ""
+        if info.baselines:
+            base = ", baseline " + "/".join(f"{s.fitness:.4g}" for s in info.baselines)
+        return (
+            f"{verb} in {self.out} | suite {info.name} (stages {'/'.join(info.stage_names)}"
+            f"{base}) | {executor.workers} worker(s) | seed {self.config.search.seed}"
+        )
+
+    def _top_up(self, executor: Executor) -> None:
+        engine = self.engine
+        assert engine is not None
+        while len(engine.in_flight) < self.config.executor.in_flight:
+            batch = engine.next_batch()
+            if batch is None:
+                break
+            executor.submit(batch)
+
+    def _after_batch(self, engine: Evolution) -> None:
+        for event in engine.events:
+            event = {**event, "after_batch": engine.counters.batches}
+            self.log.write(event)
+            if event["event"] == "restart":
+                self.progress.message(
+                    f"restart ({event['reason']}) from the {event['source']} program "
+                    f"#{event['record']} after {event['evaluations']} evaluations"
+                )
+        engine.events.clear()
+        self.log.write(batch_record(engine, self.evaluated, self.driver_seconds))
+        if engine.best_id != self.best_seen:
+            self.best_seen = engine.best_id
+            self._new_best(engine)
+
+    def _new_best(self, engine: Evolution) -> None:
+        best = engine.best()
+        assert best is not None
+        self.log.write(
+            {"event": "new_best", "after_batch": engine.counters.batches, "id": best.id,
+             "stage": best.stage, "fitness": best.fitness, "text": best.text}
+        )
+        if self.config.progress.recognize:
+            # Off the hot path: only when the best changes, and cached by program.
+            from evosearch.describe import recognize
+
+            self.progress.best_label = recognize(engine.program(best.id))
+
+    def _report_executor_events(self, executor: Executor, engine: Evolution) -> None:
+        for event in executor.events:
+            self.log.write({"event": event.kind, "after_batch": engine.counters.batches,
+                            "message": event.message, **event.data})
+            self.progress.message(event.message)
+        executor.events.clear()
+
+    def _check_restart_file(self) -> None:
+        path = self.out / RESTART_FILE
+        if not path.exists():
+            return
+        text = path.read_text(encoding="utf-8", errors="replace").strip().lower()
+        path.unlink()
+        source = text or self.config.restart.source
+        if source not in ("best", "initial"):
+            self.progress.message(f"{path}: expected 'best' or 'initial', got {text!r}; ignored")
+            return
+        assert self.engine is not None
+        self.engine.restart(source, reason="command")
+
+    # --- checkpoints and artifacts ---------------------------------------------------------------
+
+    def _checkpoint(self, engine: Evolution, final: bool = False) -> None:
+        engine.prune()
+        self.run_info["driver_seconds"] = self.driver_seconds
+        checkpoint.save(
+            self.out / CHECKPOINT,
+            {
+                "config": config_module.to_dict(self.config),
+                "search": engine.to_json(),
+                "run": self.run_info,
+            },
+        )
+        write_artifacts(engine, self.out, final=final)
+
+
+def write_artifacts(engine: Evolution, out: Path, final: bool = False) -> None:
+    """The files a user looks at while a search runs (and after)."""
+    best = engine.best()
+    if best is None:
+        return
+    checkpoint.write_atomic(out / "best.prog", f"# record #{best.id}, {_where(engine, best)}\n"
+                            + best.text)
+    checkpoint.write_atomic(out / "lineage.txt", engine.lineage.story(best.id, engine.stage_names))
+    graph = engine.lineage.graph(best.id)
+    tmp = out / ".lineage.graphml.tmp"
+    nx.write_graphml(graph, tmp)
+    tmp.replace(out / "lineage.graphml")
+    rows = []
+    for rank, rid in enumerate(engine.hall_of_fame, 1):
+        r = engine.lineage[rid]
+        rows.append(f"# {rank}. record #{r.id}, {_where(engine, r)}\n{r.text}")
+    checkpoint.write_atomic(out / "hall_of_fame.txt", "\n".join(rows))
+    if final:
+        summary = {
+            "phase": engine.phase,
+            "counters": engine.counters.to_json(),
+            "best": {"id": best.id, "stage": best.stage, "fitness": best.fitness,
+                     "text": best.text},
+            "meta_validation": [
+                {"id": rid, "fitness": s.fitness, "failed": s.failed, "per_task": s.per_task,
+                 "text": engine.lineage[rid].text}
+                for rid, s in engine.meta_validation()
+            ],
+        }
+        checkpoint.write_atomic(out / "summary.json", json.dumps(summary, indent=2))
+
+
+def _where(engine: Evolution, r: Any) -> str:
+    return f"stage {engine.stage_names[r.stage]}, fitness {r.fitness:.6g}"
