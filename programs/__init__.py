@@ -19,10 +19,14 @@ from programs.analysis import (
     redundancy,
     remove_dead_code,
 )
+from programs.families import canonical
 from programs.fingerprint import fingerprint, functional_fingerprint
 from programs.ops import EPS, INPUTS, OPS, OUTPUTS, Kind, Op
 from programs.program import Arg, Program, ProgramError, Statement
+from programs.recognize import Match, known_optimizers, recognize
 from programs.reference import step, train, zeros_like_state
+from programs.simplification import simplify
+from programs.symbolic import SymbolicStep, to_latex, to_sympy
 from programs.text import format_program as format
 from programs.text import parse, read
 
@@ -34,11 +38,14 @@ __all__ = [
     "Arg",
     "Kind",
     "Liveness",
+    "Match",
     "Op",
     "Problem",
     "Program",
     "ProgramError",
     "Statement",
+    "SymbolicStep",
+    "canonical",
     "check",
     "fingerprint",
     "format",
@@ -46,14 +53,19 @@ __all__ = [
     "graph",
     "infer_kinds",
     "is_valid",
+    "known_optimizers",
     "library",
     "live_statements",
     "liveness",
     "parse",
     "read",
+    "recognize",
     "redundancy",
     "remove_dead_code",
+    "simplify",
     "step",
+    "to_latex",
+    "to_sympy",
     "train",
     "zeros_like_state",
 ]
