@@ -88,14 +88,13 @@ class MutationWeights:
 class MutationSettings:
     """How each mutation draws its random choices."""
 
-    weights: MutationWeights = field(default_factory=MutationWeights)
     functions: tuple[str, ...] = _doc(
         (), "functions that insert and function changes may use (empty: the whole library)"
     )
     constant_sigma: float = _doc(1.0, "a constant is multiplied by 2^a, a ~ N(0, constant_sigma)")
     constant_redraw: float = _doc(0.1, "probability that a constant is redrawn, not perturbed")
     interp_log_space: bool = _doc(
-        True, "perturb interp weights b in log(1 - b): 0.9 reaches 0.99 as often as 0.5"
+        True, "perturb interp weights b as 1 - (1 - b) 2^a: they stay below 1"
     )
     constant_argument: float = _doc(
         0.15, "probability that a new argument is a constant where a variable would do"
@@ -106,6 +105,7 @@ class MutationSettings:
     new_variable: float = _doc(
         0.5, "probability that an inserted statement writes a fresh variable, not an existing one"
     )
+    weights: MutationWeights = field(default_factory=MutationWeights)
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,8 @@ class FunnelSettings:
     """Promotion across the suite's stages, cheapest first."""
 
     threshold: str = _doc(
-        "baseline", "'baseline': pass when fitness <= the baseline's (AdamW's) x factor; "
-        "'quantile': pass when fitness <= that quantile of the population at the stage"
+        "baseline", "'baseline': go on when fitness <= the baseline's (AdamW's), see factor; "
+        "'quantile': when fitness <= that quantile of the population on the stage"
     )
     factor: float = _doc(
         1.0, "baseline threshold = baseline + (factor - 1) * |baseline| (1.0: at least as good)"
@@ -156,8 +156,8 @@ class ExecutorSettings:
     workers: int = _doc(0, "local worker processes (0: one per core)")
     batch_size: int = _doc(4, "programs per batch sent to a worker")
     in_flight: int = _doc(
-        4, "batches submitted and not yet consumed; part of the trajectory (same seed, same "
-        "in_flight, same result), so it is not derived from the worker count"
+        4, "batches submitted and not yet consumed; it shapes the trajectory, so it is a "
+        "setting, not derived from the worker count"
     )
 
 

@@ -1,66 +1,34 @@
-"""Names and short forms of programs for people: recognition and simplification, if available.
+"""Names and short forms of programs for people: recognition and simplification.
 
-Both come from the language package (``programs``) and are used for the progress line, the
-report and the lineage, never for fitness. They are optional here: where the language does not
-provide them (or they fail on an odd program), the search carries on without a name.
+Both come from the language package (:func:`programs.recognize`, :func:`programs.simplify`) and
+are used for the progress line, the report and the summary, never for fitness or selection.
+Either may fail on an odd program; a search that runs for hours must not stop for a label, so
+failures give no name (or the program without its dead code).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+import programs
 from programs import Program
 
 
-def _recognizer():
-    try:
-        import programs
-    except ImportError:  # pragma: no cover
-        return None
-    for name in ("recognize", "recognise"):
-        fn = getattr(programs, name, None)
-        if callable(fn):
-            return fn
-        module = getattr(programs, name, None)
-        if module is not None and callable(getattr(module, name, None)):
-            return getattr(module, name)
-    try:
-        from programs.recognition import recognize  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    return recognize
-
-
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def recognize(program: Program) -> str:
-    """A short name for the program's family (``"Lion-like"``), or ``""`` if unknown."""
-    fn = _recognizer()
-    if fn is None:
-        return ""
+    """The known optimizer the program is, with its hyperparameters (``"lion(b1=0.9, ...)"``),
+    or ``""``."""
     try:
-        result = fn(program)
-    except Exception:  # noqa: BLE001 - naming is a nicety, never a reason to stop
+        match = programs.recognize(program)
+    except Exception:  # noqa: BLE001 - a label is a nicety
         return ""
-    if result is None:
-        return ""
-    for attr in ("label", "name", "family"):
-        value = getattr(result, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return str(result)
+    return "" if match is None else str(match)
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def simplify(program: Program) -> Program:
-    """The program without dead code, algebraically simplified where the language can."""
-    from programs import remove_dead_code
-
-    program = remove_dead_code(program)
+    """The shortest equivalent program the language finds (at least: no dead code)."""
     try:
-        from programs.simplification import simplify as analytic
-    except ImportError:  # pragma: no cover
-        return program
-    try:
-        return analytic(program)
+        return programs.simplify(program)
     except Exception:  # noqa: BLE001
-        return program
+        return programs.remove_dead_code(program)
