@@ -1,0 +1,297 @@
+"""A program as the text of a standalone Python module: ``to_source(program, target)``.
+
+The module needs only jax and optax (``target="optax"``) or torch (``target="torch"``), so a
+discovered optimizer can be copied into any project. It is the matching runtime file
+(:mod:`programs.export.jax_runtime` or :mod:`programs.export.torch_runtime`, copied verbatim),
+one small function per library function the program uses, and the program itself as
+``train(w, g, m, v, lr)``, one line per statement, in the program's own variable names.
+
+Generated text must never carry code that was not written here. Everything that comes from the
+program is checked before it is written: functions must be in the library, variable names must
+match a strict ASCII identifier pattern and avoid keywords, builtins and the module's own names
+(others are renamed), constants must be finite floats and are written with ``repr``, and the
+program's text in the module docstring is escaped so that it cannot end the string.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import keyword
+import math
+import re
+from types import ModuleType
+
+from programs.export.prepare import Prepared, prepare
+from programs.ops import EPS, INPUTS, OPS, STATE
+from programs.program import Program, ProgramError
+from programs.text import format_program
+
+TARGETS = ("optax", "torch")
+
+# Each library function as Python source over the runtime's ``xp``, ``leaf_sum`` and
+# ``total_sum``: (parameters, body lines). It mirrors programs/ops.py line for line;
+# tests/test_export_source.py checks every entry against it on both runtimes.
+_ONE_MINUS = repr(1.0 - 1e-6)
+_FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "get_pi": ("", (f"return xp.asarray({math.pi!r})",)),
+    "get_e": ("", (f"return xp.asarray({math.e!r})",)),
+    "get_eps": ("", ("return xp.asarray(EPS)",)),
+    "abs": ("x", ("return xp.abs(x)",)),
+    "cos": ("x", ("return xp.cos(x)",)),
+    "sin": ("x", ("return xp.sin(x)",)),
+    "tan": ("x", ("return xp.tan(x)",)),
+    "arcsin": ("x", ("return xp.arcsin(xp.clip(x, -1.0, 1.0))",)),
+    "arccos": ("x", ("return xp.arccos(xp.clip(x, -1.0, 1.0))",)),
+    "arctan": ("x", ("return xp.arctan(x)",)),
+    "sinh": ("x", ("return xp.sinh(x)",)),
+    "cosh": ("x", ("return xp.cosh(x)",)),
+    "tanh": ("x", ("return xp.tanh(x)",)),
+    "arcsinh": ("x", ("return xp.arcsinh(x)",)),
+    "arccosh": ("x", ("return xp.arccosh(xp.maximum(xp.abs(x), 1.0))",)),
+    "arctanh": ("x", (f"return xp.arctanh(xp.clip(x, -{_ONE_MINUS}, {_ONE_MINUS}))",)),
+    "exp": ("x", ("return xp.exp(x)",)),
+    "exp2": ("x", ("return xp.exp2(x)",)),
+    "exp10": ("x", ("return xp.power(10.0, x)",)),
+    "expm1": ("x", ("return xp.expm1(x)",)),
+    "log": ("x", ("return xp.log(xp.abs(x))",)),
+    "log10": ("x", ("return xp.log10(xp.abs(x))",)),
+    "log2": ("x", ("return xp.log2(xp.abs(x))",)),
+    "log1p": ("x", ("return xp.log(xp.abs(1.0 + x))",)),
+    "square": ("x", ("return x * x",)),
+    "sqrt": ("x", ("return xp.sqrt(xp.abs(x))",)),
+    "rsqrt": ("x", ("return 1.0 / (xp.sqrt(xp.abs(x)) + EPS)",)),
+    "cube": ("x", ("return x * x * x",)),
+    "cbrt": ("x", ("return xp.cbrt(x)",)),
+    "sign": ("x", ("return xp.sign(x)",)),
+    "reciprocal": ("x", ("return 1.0 / _away_from_zero(x)",)),
+    "invert": ("x", ("return 1.0 - x",)),
+    "negative": ("x", ("return -x",)),
+    "norm": ("x", ("return xp.sqrt(leaf_sum(x * x))",)),
+    "global_norm": ("x", ("return xp.sqrt(total_sum(x * x))",)),
+    "dot": ("x, y", ("return total_sum(x * y)",)),
+    "cosine_sim": (
+        "x, y",
+        (
+            "nx = xp.sqrt(total_sum(x * x))",
+            "ny = xp.sqrt(total_sum(y * y))",
+            "return total_sum(x * y) / (nx * ny + EPS)",
+        ),
+    ),
+    "clip_by_global_norm": (
+        "x, c",
+        (
+            "n = xp.sqrt(total_sum(x * x))",
+            "return x * xp.minimum(1.0, xp.abs(c) / (n + EPS))",
+        ),
+    ),
+    "interp": ("x, y, a", ("return (1.0 - a) * x + a * y",)),
+    "power": ("x, y", ("return xp.power(xp.abs(x), y)",)),
+    "add": ("x, y", ("return x + y",)),
+    "sub": ("x, y", ("return x - y",)),
+    "mul": ("x, y", ("return x * y",)),
+    "div": ("x, y", ("return x / _away_from_zero(y)",)),
+    "max": ("x, y", ("return xp.maximum(x, y)",)),
+    "min": ("x, y", ("return xp.minimum(x, y)",)),
+    "clip": ("x, c", ("return xp.clip(x, -xp.abs(c), xp.abs(c))",)),
+}
+_INFIX = {"add": "+", "sub": "-", "mul": "*"}  # unguarded, so written as operators
+_AWAY_FROM_ZERO = (
+    "def _away_from_zero(y):",
+    '    """y pushed at least EPS away from zero, keeping its sign (0 counts as positive)."""',
+    "    return xp.where(y >= 0, y + EPS, y - EPS)",
+)
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_FLOAT_LITERAL = re.compile(r"-?(\d+\.\d*|\d+(\.\d*)?e[+-]?\d+)")
+
+_USAGE = {
+    "optax": (
+        "jax and optax",
+        "tx = optimizer(learning_rate=1.0)  # an optax.GradientTransformation; the learning\n"
+        "    # rate is a number or an optax schedule, fed to the program's lr",
+    ),
+    "torch": (
+        "torch",
+        "opt = Optimizer(model.parameters(), lr=1.0)  # a torch.optim.Optimizer; lr is fed\n"
+        "    # to the program's lr",
+    ),
+}
+
+
+def _runtime(target: str) -> ModuleType:
+    from programs.export import jax_runtime, torch_runtime
+
+    return jax_runtime if target == "optax" else torch_runtime
+
+
+def _without_docstring(source: str) -> str:
+    tree = ast.parse(source)
+    first = tree.body[0] if tree.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        source = "\n".join(source.splitlines()[first.end_lineno :])
+    return source.strip("\n") + "\n"
+
+
+def _module_names(source: str) -> set[str]:
+    """Every name a module binds at top level (imports, functions, classes, assignments)."""
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def reserved_names(target: str) -> frozenset[str]:
+    """Names a program variable may not keep in generated code for ``target``."""
+    runtime = _module_names(inspect.getsource(_runtime(target)))
+    generated = {"EPS", "_away_from_zero", "train", "optimizer", "Optimizer"}
+    return frozenset(
+        runtime | generated | set(OPS) | set(dir(builtins)) | set(keyword.kwlist)
+        | set(keyword.softkwlist)
+    )  # fmt: skip
+
+
+def python_names(program: Program, reserved: frozenset[str]) -> dict[str, str]:
+    """A safe, distinct Python name for every variable of ``program``.
+
+    A name is kept when it is a plain ASCII identifier that is not reserved; a reserved one
+    gets a trailing underscore (``abs_``); anything else becomes ``var<i>``. Inputs keep theirs.
+    """
+    names = {name: name for name in INPUTS}
+    taken = set(reserved) | set(INPUTS)
+    for i, name in enumerate([*program.variables, *program.outputs]):
+        if name in names:
+            continue
+        plain = _IDENTIFIER.fullmatch(name) and not name.startswith("__")
+        candidate = name if plain else f"var{i}"
+        while candidate in taken:
+            candidate += "_"
+        taken.add(candidate)
+        names[name] = candidate
+    return names
+
+
+def _literal(value: float) -> str:
+    text = repr(value)
+    if type(value) is not float or not math.isfinite(value) or not _FLOAT_LITERAL.fullmatch(text):
+        raise ProgramError(f"constants must be finite floats, got {text}")
+    return text
+
+
+def _escaped(text: str) -> str:
+    """``text`` safe inside a triple-quoted docstring: backslashes, quotes, control and
+    non-ASCII characters all escaped, so that nothing in it can end the string."""
+    lines = text.split("\n")
+    return "\n".join(
+        line.encode("unicode_escape").decode("ascii").replace('"', '\\"') for line in lines
+    )
+
+
+def _statement(target: str, op: str, args: list[str]) -> str:
+    if op in _INFIX:
+        return f"{target} = {args[0]} {_INFIX[op]} {args[1]}"
+    return f"{target} = {op}({', '.join(args)})"
+
+
+def _functions(prepared: Prepared) -> list[str]:
+    used = list(dict.fromkeys(s.op for s in prepared.program.statements if s.op not in _INFIX))
+    lines = [f"EPS = {_literal(EPS)}", ""]
+    bodies = [line for op in used for line in _FUNCTIONS[op][1]]
+    if any("_away_from_zero" in line for line in bodies):
+        lines += ["", *_AWAY_FROM_ZERO, ""]
+    for op in used:
+        params, body = _FUNCTIONS[op]
+        lines += ["", f"def {op}({params}):", f'    """{_escaped(OPS[op].doc)}."""']
+        lines += [f"    {line}" for line in body]
+        lines.append("")
+    return lines
+
+
+def _train(prepared: Prepared, target: str) -> list[str]:
+    names = python_names(prepared.program, reserved_names(target))
+    lines = [
+        "",
+        f"def train({', '.join(INPUTS)}):",
+        '    """One step over all parameters: returns (update, m, v); training does '
+        'w = w - update."""',
+    ]
+    for s in prepared.program.statements:
+        args = [names[a] if isinstance(a, str) else _literal(a) for a in s.args]
+        lines.append("    " + _statement(names[s.target], s.op, args))
+    lines.append("    return " + ", ".join(names[n] for n in prepared.program.outputs))
+    return lines
+
+
+def _entry_point(prepared: Prepared, target: str) -> list[str]:
+    assert set(prepared.slots) <= set(STATE)
+    quoted = [f'"{slot}"' for slot in prepared.slots]
+    slots = f"({quoted[0]},)" if len(quoted) == 1 else f"({', '.join(quoted)})"
+    if target == "optax":
+        return [
+            "",
+            "",
+            "def optimizer(learning_rate: Any) -> optax.GradientTransformation:",
+            '    """The program as an optax transformation; ``learning_rate`` (a number or a',
+            "    schedule) is its ``lr`` input. Compose it with ``optax.chain``; add its updates",
+            '    with ``optax.apply_updates``."""',
+            "    return program_transformation(",
+            f"        train, {slots}, reads_params={prepared.reads_params}, "
+            "learning_rate=learning_rate",
+            "    )",
+        ]
+    return [
+        "",
+        "",
+        "class Optimizer(ProgramOptimizer):",
+        '    """The program as a torch optimizer; ``lr`` (per param group) is its ``lr``',
+        '    input. State per parameter: only the slots the program reads."""',
+        "",
+        f"    slots = {slots}",
+        f"    reads_params = {prepared.reads_params}",
+        "    train = staticmethod(train)",
+    ]
+
+
+def to_source(program: Program, target: str = "optax") -> str:
+    """The text of a standalone, importable module that runs ``program`` as an optimizer.
+
+    ``target="optax"``: the module needs jax and optax and defines ``optimizer(learning_rate)``
+    (an ``optax.GradientTransformation``). ``target="torch"``: it needs torch and defines
+    ``Optimizer`` (a ``torch.optim.Optimizer``). Both match :func:`to_optax`/:func:`to_torch`.
+    Raises :class:`programs.ProgramError` for an invalid program, ``ValueError`` for an unknown
+    target.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+    prepared = prepare(program)
+    needs, usage = _USAGE[target]
+    header = [
+        '"""An optimizer found by evosearch, exported as a standalone module.',
+        "",
+        f"Needs only {needs}. Use:",
+        "",
+        *(f"    {line}" for line in usage.split("\n")),
+        "",
+        "The program (evosearch's text form, dead code removed):",
+        "",
+        *(f"    {line}" if line else "" for line in _escaped(format_program(prepared.program))
+          .rstrip("\n").split("\n")),
+        '"""',
+        "",
+        f"# --- the runtime, shared with evosearch's own {target} export " + "-" * 40,
+        "",
+    ]  # fmt: skip
+    header[-2] = header[-2][:100]
+    runtime = _without_docstring(inspect.getsource(_runtime(target)))
+    banner = ["", "", "# --- the program " + "-" * 82, ""]
+    body = [*_functions(prepared), *_train(prepared, target), *_entry_point(prepared, target)]
+    text = "\n".join(header) + runtime + "\n".join(banner + body) + "\n"
+    ast.parse(text)  # a generator bug must fail here, not in the user's import
+    return text
