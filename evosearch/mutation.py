@@ -222,9 +222,10 @@ def perturb(
         return draw_constant(rng, interp_weight)
     factor = 2.0 ** rng.normal(0.0, s.constant_sigma)
     if interp_weight and s.interp_log_space and 0.0 < value < 1.0:
-        new = 1.0 - (1.0 - value) * factor
-    else:
-        new = value * factor
+        # Round 1 - b, not b, so that 0.9999 stays distinct from 1; keep b inside (0, 1).
+        distance = min(max((1.0 - value) * factor, 1e-6), 1.0 - 1e-6)
+        return 1.0 - float(f"{distance:.6g}")
+    new = value * factor
     if not math.isfinite(new):
         return value
     return float(f"{new:.6g}")

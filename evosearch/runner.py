@@ -195,8 +195,6 @@ class Runner:
         status = "finished"
         try:
             with _StopFlag() as stop:
-                if self.restart_request:
-                    engine.restart(self.restart_request, reason="command")
                 for batch in engine.in_flight:  # from a checkpoint: submit again, in order
                     executor.submit(batch)
                 self._top_up(executor)
@@ -206,7 +204,7 @@ class Runner:
                     if stop.requested:
                         status = "interrupted"
                         break
-                    self._check_restart_file()
+                    self._check_restart()
                     if not engine.in_flight:
                         self._top_up(executor)
                         continue
@@ -300,7 +298,16 @@ class Runner:
             self.progress.message(event.message)
         executor.events.clear()
 
-    def _check_restart_file(self) -> None:
+    def _check_restart(self) -> None:
+        """A restart asked for by ``--restart`` or a ``RESTART`` file, once there is a
+        population to restart (before the warm start is scored the request waits)."""
+        engine = self.engine
+        assert engine is not None
+        if engine.population.empty:
+            return
+        if self.restart_request:
+            engine.restart(self.restart_request, reason="command")
+            self.restart_request = None
         path = self.out / RESTART_FILE
         if not path.exists():
             return
@@ -310,8 +317,7 @@ class Runner:
         if source not in ("best", "initial"):
             self.progress.message(f"{path}: expected 'best' or 'initial', got {text!r}; ignored")
             return
-        assert self.engine is not None
-        self.engine.restart(source, reason="command")
+        engine.restart(source, reason="command")
 
     # --- checkpoints and artifacts ---------------------------------------------------------------
 

@@ -1,0 +1,37 @@
+"""Funnel thresholds and the selection order."""
+
+from __future__ import annotations
+
+from evosearch.config import FunnelSettings
+from evosearch.funnel import Funnel, selection_key
+from evosearch.score import Score
+
+
+def test_selection_prefers_the_higher_stage_then_lower_fitness():
+    assert selection_key(2, 0.9) < selection_key(1, 0.1) < selection_key(1, 0.2)
+
+
+def test_baseline_threshold_with_factor():
+    funnel = Funnel(FunnelSettings(factor=1.1), 3, [1.0, -2.0, 5.0])
+    none = lambda stage: []  # noqa: E731
+    assert funnel.promotes(0, Score(1.1), none)
+    assert not funnel.promotes(0, Score(1.11), none)
+    assert funnel.promotes(1, Score(-1.8), none)  # looser by 10 % of |baseline| when negative
+    assert not funnel.promotes(1, Score(-1.7), none)
+    assert not funnel.promotes(2, Score(0.0), none)  # the last stage promotes nowhere
+    assert not funnel.promotes(0, Score(0.0, failed=True), none)
+
+
+def test_quantile_threshold_falls_back_to_the_baseline_when_few_are_scored():
+    funnel = Funnel(FunnelSettings(threshold="quantile", quantile=0.5, min_members=4), 2,
+                    [1.0, 1.0])
+    values = [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert funnel.threshold(0, lambda stage: values) == 0.3
+    assert funnel.promotes(0, Score(0.3), lambda stage: values)
+    assert not funnel.promotes(0, Score(0.31), lambda stage: values)
+    assert funnel.threshold(0, lambda stage: values[:3]) == 1.0
+
+
+def test_no_baseline_means_no_bound():
+    funnel = Funnel(FunnelSettings(), 2, [None, None])
+    assert funnel.promotes(0, Score(1e6), lambda stage: [])
