@@ -152,16 +152,23 @@ def _fit_sign_agreement(p: Probe) -> tuple[float, float, float] | None:
     update per unit gradient when the signs agree and when they do not."""
     agree = p.updates([[G]])[0, 0] / G
 
-    def disagrees(xs: np.ndarray) -> np.ndarray:
+    def ratio(xs: np.ndarray) -> np.ndarray:
         grads = np.array([np.full_like(xs, G), -xs * G])
-        ratio = p.updates(grads)[-1] / (-xs * G)
-        return ~np.isclose(ratio, agree, rtol=1e-6, atol=0.0)
+        return p.updates(grads)[-1] / (-xs * G)
 
-    b = p.crossing(disagrees)
+    # After g = G, a gradient -x G disagrees with m while x < b. The regimes are told apart by
+    # the midpoint of their two values, where a program's eps-smoothed sign also crosses.
+    disagree_small_x = ratio(np.array([1e-7]))[0]
+    if not np.isfinite(disagree_small_x) or disagree_small_x == agree:
+        return None
+    midpoint = (agree + disagree_small_x) / 2.0
+    below_is_smaller = disagree_small_x < agree
+    b = p.crossing(lambda xs: (ratio(xs) < midpoint) == below_is_smaller)
     if b is None:
         return None
-    grads = np.array([[G], [-0.5 * b * G]])
-    disagree = p.updates(grads)[-1, 0] / (-0.5 * b * G)
+    disagree = ratio(np.array([0.5 * b]))[0]
+    if abs(disagree) <= 1e-6 * abs(agree):
+        disagree = 0.0  # eps noise of an exact cancellation (AddSign's 1 - 1)
     return b, agree, disagree
 
 
@@ -170,7 +177,7 @@ def _fit_powersign(p: Probe) -> list[Params]:
     if found is None:
         return []
     b, agree, disagree = found  # s * base and s / base
-    if agree / disagree <= 0:
+    if disagree == 0 or agree / disagree <= 0:
         return []
     return [{"b": b, "base": math.sqrt(agree / disagree), "lr_scale": math.sqrt(agree * disagree)}]
 

@@ -180,7 +180,7 @@ class _Emitter:
                 coeff *= _number(f)
                 continue
             base, exp = f.as_base_exp()
-            if exp.is_number and exp < 0 and not isinstance(base, sympy.Number):
+            if exp.is_negative is True and not isinstance(base, sympy.Number):
                 denominators.append(base ** (-exp))
             elif self.is_tensor(f):
                 tensors.append(f)

@@ -19,19 +19,17 @@ is dropped, never returned.
 
 from __future__ import annotations
 
-import math
 from itertools import count
 
-import numpy as np
 import sympy
 
 from programs.analysis import check, liveness, remove_dead_code
 from programs.equivalence import same_behaviour
 from programs.naming import readable
-from programs.ops import INPUT_KINDS, INPUTS, OPS, STATE, ArgKind, Kind
+from programs.ops import INPUT_KINDS, INPUTS, OPS, STATE, Kind
 from programs.program import Arg, Program, ProgramError, Statement
 from programs.rebuild import Unrepresentable, from_sympy
-from programs.symbolic import SYMBOLS, tidy, to_sympy
+from programs.symbolic import SYMBOLS, constant_value, tidy, to_sympy
 
 _MAX_EXPAND_OPS = 80
 """Expand only expressions this small: expansion of products of sums can explode."""
@@ -129,25 +127,11 @@ def _ssa(program: Program) -> tuple[list[Statement], tuple[str, str, str], dict[
     return out, outputs, base  # type: ignore[return-value]
 
 
-class _ScalarBackend:
-    """Reductions never see constants (they take tensors), so none are needed here."""
-
-    xp = np
-
-    def leaf_sum(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - unreachable
-        raise AssertionError("reductions take tensors")
-
-    total_sum = leaf_sum
-
-
 def _constant_value(op_name: str, args: tuple[Arg, ...]) -> float | None:
     """The value of a statement whose arguments are all constants, if finite."""
-    op = OPS[op_name]
-    if any(isinstance(a, str) for a in args) or ArgKind.TENSOR in op.arg_kinds:
+    if any(isinstance(a, str) for a in args):
         return None
-    with np.errstate(all="ignore"):
-        value = float(op.array(_ScalarBackend(), *(np.float64(a) for a in args)))
-    return value if math.isfinite(value) else None
+    return constant_value(op_name, [float(a) for a in args])
 
 
 def _identity(op: str, args: tuple[Arg, ...]) -> Arg | None:
@@ -183,9 +167,28 @@ def _kind_of(arg: Arg, kinds: dict[str, Kind]) -> Kind:
 # --- algebraic -----------------------------------------------------------------------------------
 
 
+_SYMPY_FAILURES = (Unrepresentable, TypeError, ValueError, ArithmeticError, RecursionError)
+"""What the algebraic route may raise on odd input (a complex constant that sympy refuses to
+compare, ``zoo``, a deep expression). It only proposes candidates, so a failure drops one."""
+
+
 def _algebraic(base: Program):
     """Rebuilds of the live outputs' sympy expressions, plain and expanded, with and without
     ``cse``."""
+    try:
+        variants = _expression_variants(base)
+    except _SYMPY_FAILURES:
+        return
+    for variant in variants:
+        for cse in (False, True):
+            try:
+                rebuilt = from_sympy(*variant, cse=cse)
+            except _SYMPY_FAILURES:
+                continue
+            yield readable(list(rebuilt.statements), rebuilt.outputs, _numbered(rebuilt))
+
+
+def _expression_variants(base: Program) -> list[list[sympy.Expr]]:
     step = to_sympy(base)
     live = liveness(base).state
     exprs = [step.update] + [
@@ -196,13 +199,7 @@ def _algebraic(base: Program):
         expanded = [tidy(sympy.expand(e)) for e in exprs]
         if expanded != exprs:
             variants.append(expanded)
-    for variant in variants:
-        for cse in (False, True):
-            try:
-                rebuilt = from_sympy(*variant, cse=cse)
-            except Unrepresentable:
-                continue
-            yield readable(list(rebuilt.statements), rebuilt.outputs, _numbered(rebuilt))
+    return variants
 
 
 def _numbered(program: Program) -> dict[str, str]:

@@ -16,13 +16,16 @@ they are not (``0 / |0|``), the program's own guarded form gives the same answer
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
+import numpy as np
 import sympy
 
 from programs.analysis import check, liveness
-from programs.ops import INPUTS, OPS, OUTPUTS, STATE
+from programs.ops import INPUTS, OPS, OUTPUTS, STATE, ArgKind
 from programs.program import Program, ProgramError
 
 SYMBOLS: dict[str, sympy.Symbol] = {
@@ -71,11 +74,44 @@ def _to_sympy_cached(program: Program, tidy_: bool) -> SymbolicStep:
     env: dict[str, sympy.Expr] = dict(SYMBOLS)
     for s in program.statements:
         args = [env[a] if isinstance(a, str) else sympy.Float(a) for a in s.args]
-        env[s.target] = sympy.sympify(OPS[s.op].symbolic(*args), strict=True)
+        constant = _constant(s.op, args)
+        if constant is not None:
+            env[s.target] = constant
+        else:
+            env[s.target] = sympy.sympify(OPS[s.op].symbolic(*args), strict=True)
     exprs = [env[name] for name in program.outputs]
     if tidy_:
         exprs = [tidy(e) for e in exprs]
     return SymbolicStep(*exprs)
+
+
+class _NoReductions:
+    """A backend for constants: reductions take tensors, so they never see one."""
+
+    xp = np
+
+    def leaf_sum(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - unreachable
+        raise AssertionError("reductions take tensors")
+
+    total_sum = leaf_sum
+
+
+def constant_value(op_name: str, args: Sequence[float]) -> float | None:
+    """The value of a function of constants with the language's own guarded semantics, if
+    finite. The sympy forms drop the guards: ``arccos(3.14)`` is complex there but 0 here."""
+    op = OPS[op_name]
+    if ArgKind.TENSOR in op.arg_kinds:
+        return None
+    with np.errstate(all="ignore"):
+        value = float(op.array(_NoReductions(), *(np.float64(a) for a in args)))
+    return value if math.isfinite(value) else None
+
+
+def _constant(op_name: str, args: list[sympy.Expr]) -> sympy.Float | None:
+    if not all(isinstance(a, sympy.Float) for a in args):
+        return None
+    value = constant_value(op_name, [float(a) for a in args])
+    return None if value is None else sympy.Float(value)
 
 
 # --- tidy: the rewrites sympy does not do by itself -------------------------------------------
@@ -102,7 +138,7 @@ def _tidy(expr: sympy.Basic, memo: dict[sympy.Basic, sympy.Basic]) -> sympy.Basi
         args = [_tidy(a, memo) for a in expr.args]
         out = expr.func(*args) if args != list(expr.args) else expr
         if isinstance(out, sympy.Mul):
-            out = _signs_from_quotients(out)
+            out = _unit_coefficient(_signs_from_quotients(out))
         if isinstance(out, sympy.sign):
             out = _normalised_sign(out)
     memo[expr] = out
@@ -156,6 +192,8 @@ def _signs_from_quotients(mul: sympy.Mul) -> sympy.Expr:
                 if px != py or cx == 0 or cy == 0:
                     continue
                 ratio = cx / abs(cy) if exp == -1 else abs(cy) / cx
+                if float(ratio) in (1.0, -1.0):
+                    ratio = sympy.Integer(int(ratio))  # no ``1.0 * sign(x)``
                 rest = [k for n, k in enumerate(factors) if n not in (i, j)]
                 factors = [*rest, ratio, _normalised_sign(sympy.sign(py))]
                 changed = True
@@ -165,8 +203,18 @@ def _signs_from_quotients(mul: sympy.Mul) -> sympy.Expr:
     return mul if factors == list(mul.args) else sympy.Mul(*factors)
 
 
+def _unit_coefficient(expr: sympy.Expr) -> sympy.Expr:
+    """``1.0 * x`` is ``x`` (and ``-1.0 * x`` is ``-x``): float products that come out at one."""
+    if not isinstance(expr, sympy.Mul):
+        return expr
+    c, rest = expr.as_coeff_Mul()
+    if isinstance(c, sympy.Float) and float(c) in (1.0, -1.0):
+        return rest if float(c) > 0 else -rest
+    return expr
+
+
 def _normalised_sign(expr: sympy.Expr) -> sympy.Expr:
-    """``sign(a x + b y)`` with ``s = a + b != 0`` becomes ``sign(s) * sign((a x + b y) / |s|)``,
+    """``sign(a x + b y)`` with ``s = a + b != 0`` becomes ``sign(s) * sign((a x + b y) / s)``,
     whose coefficients sum to one: an interpolation when they are positive."""
     if not isinstance(expr, sympy.sign):
         return expr
@@ -179,8 +227,8 @@ def _normalised_sign(expr: sympy.Expr) -> sympy.Expr:
         return expr
     if any(isinstance(t.as_coeff_Mul()[1], sympy.Number) for t in arg.args):
         return expr  # a constant term: the sum of coefficients means nothing here
-    scaled = tidy_numbers(sympy.expand(arg / abs(total)))
-    return sympy.sign(total) * sympy.sign(scaled)
+    scaled = tidy_numbers(sympy.expand(arg / total))
+    return (1 if total > 0 else -1) * sympy.sign(scaled)
 
 
 # --- LaTeX -------------------------------------------------------------------------------------

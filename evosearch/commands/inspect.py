@@ -67,7 +67,7 @@ def report(program, origin: str, *, latex: bool = False) -> str:
     match = programs.recognize(program)
     lines.append(f"recognized: {match if match is not None else 'no known optimizer'}")
     step = programs.to_sympy(program)
-    lines.append("sympy (m, v: state now; m', v': next step):")
+    lines.append("sympy form of one step (x' is the next value of state slot x):")
     for role in live_outputs(program):
         left = "update" if role == "update" else f"{role}'"
         lines.append(f"  {left} = {getattr(step, role)}")
