@@ -139,10 +139,16 @@ class RestartSettings:
 
 @dataclass(frozen=True)
 class CacheSettings:
-    """The fitness cache, keyed by the structural fingerprint of the live dataflow."""
+    """The fitness cache, keyed by the structural fingerprint of the live dataflow.
+
+    The functional key (AutoML-Zero's functional equivalence cache) is on by default: measured
+    on the numpy suite over 1,500 evaluations (``evosearch benchmark``), it raised the share of
+    children scored without training from 3.7 % to 9.0 % for 0.8 ms more driver time per
+    child, which pays for itself whenever one evaluation costs more than about 15 ms.
+    """
 
     functional: bool = _doc(
-        False, "also key by a functional fingerprint (AutoML-Zero's FEC; ~200 us per miss)"
+        True, "also key by a functional fingerprint (AutoML-Zero's FEC; ~1 ms per child)"
     )
 
 

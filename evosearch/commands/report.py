@@ -66,9 +66,13 @@ def report_text(engine, events, top: int, lineage: bool = True) -> str:
         f"{'/'.join(engine.stage_names)}), {c.children} children in {minutes:.1f} min, "
         f"phase {engine.phase}"
     )
+    made = c.children + c.unchanged
+    free = 100 * (c.hits + c.unchanged) / made if made else 0.0
     lines.append(
         f"cache: {100 * hit:.1f}% of children scored without training ({c.in_flight_hits} of "
-        f"them by a job already in flight); {len(engine.cache)} programs scored"
+        f"them by a job already in flight, {engine.cache.stats.functional_hits} by the "
+        f"functional key); {free:.1f}% counting generated copies of the parent, as the Lion "
+        f"paper's 89% does; {len(engine.cache)} programs scored"
     )
     rejected = c.invalid + c.unchanged
     lines.append(
