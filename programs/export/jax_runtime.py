@@ -121,15 +121,15 @@ class ProgramState(NamedTuple):
 
 
 def program_transformation(
-    train: Callable[..., tuple[Any, Any, Any]],
+    program_step: Callable[..., tuple[Any, Any, Any]],
     slots: tuple[str, ...],
     reads_params: bool,
     learning_rate: Any,
 ) -> optax.GradientTransformation:
-    """An optax transformation running ``train(w, g, m, v, lr) -> (update, m, v)``.
+    """An optax transformation running ``program_step(w, g, m, v, lr) -> (update, m, v)``.
 
     ``slots`` names the state the program reads (the others are passed as ``None`` and never
-    stored); ``reads_params`` says whether ``train`` reads ``w``. ``learning_rate`` is a number
+    stored); ``reads_params`` says whether it reads ``w``. ``learning_rate`` is a number
     or an optax schedule evaluated at the step count. Following optax, the transformation returns
     ``-update``, to be added to the parameters with ``optax.apply_updates``.
     """
@@ -149,7 +149,7 @@ def program_transformation(
         w = Leaves(treedef.flatten_up_to(params)) if reads_params else None
         carried = {slot: treedef.flatten_up_to(getattr(state, slot)) for slot in slots}
         lr = schedule(state.count) if schedule is not None else learning_rate
-        step, m, v = train(
+        step, m, v = program_step(
             w,
             Leaves(grads),
             Leaves(carried["m"]) if "m" in carried else None,
