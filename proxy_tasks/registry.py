@@ -1,0 +1,44 @@
+"""Tasks by name (``family/size``, e.g. ``teacher/s``): a table of factories, built lazily."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from functools import cache
+
+from proxy_tasks.task import Task
+
+_FACTORIES: dict[str, Callable[[], Task]] = {}
+
+
+def register(name: str, factory: Callable[[], Task]) -> None:
+    """Add a task under ``name``; a family module calls this once per size at import."""
+    if "/" not in name:
+        raise ValueError(f"task names are 'family/size', got {name!r}")
+    if name in _FACTORIES:
+        raise ValueError(f"task {name!r} is registered twice")
+    _FACTORIES[name] = factory
+
+
+def _load_families() -> None:
+    import proxy_tasks.tasks  # noqa: F401 - registers every family
+
+
+def task_names() -> list[str]:
+    """Every registered task name, sorted."""
+    _load_families()
+    return sorted(_FACTORIES)
+
+
+@cache
+def get_task(name: str) -> Task:
+    """The task called ``name`` (one instance per process, so its data is built once)."""
+    _load_families()
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        close = difflib.get_close_matches(name, list(_FACTORIES), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown task {name!r}{hint} (known: {', '.join(sorted(_FACTORIES))})")
+    task = factory()
+    task.name = name
+    return task

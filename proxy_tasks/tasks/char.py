@@ -1,0 +1,67 @@
+"""A character-level language model on Python's own help text (:mod:`proxy_tasks.data.corpus`):
+embed ``context`` characters, concatenate, one ReLU hidden layer, softmax over characters."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from proxy_tasks.data.corpus import VOCAB_SIZE, char_data
+from proxy_tasks.models import cross_entropy, mlp_apply, mlp_init, mlp_layout
+from proxy_tasks.registry import register
+from proxy_tasks.task import Budget, Layout, Task
+
+
+class CharTask(Task):
+    family = "char"
+
+    def __init__(self, hidden: int, budget: Budget, context: int = 8, embed: int = 16,
+                 n_val: int = 4096) -> None:
+        self.hidden, self.context, self.embed = hidden, context, embed
+        self.budget = budget
+        self.n_val = n_val
+        self.widths = (context * embed, hidden, VOCAB_SIZE)
+        self.worst_loss = 2.0 * math.log(VOCAB_SIZE)
+        self.name = "char"
+        self.description = (
+            f"char-level MLP LM on pydoc_data.topics ({len(self.data['train_text'])} train "
+            f"chars), context {context}, embed {embed}, hidden {hidden}, {budget.steps} steps, "
+            f"batch {budget.batch_size}, {budget.schedule}"
+        )
+
+    @property
+    def layout(self) -> Layout:
+        return (("embed", (VOCAB_SIZE, self.embed)), *mlp_layout("", self.widths))
+
+    @property
+    def n_train(self) -> int:
+        return len(self.data["train_text"]) - self.context
+
+    def make_data(self) -> dict[str, np.ndarray]:
+        return char_data(self.context, self.n_val)
+
+    def init_tensors(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        out = mlp_init(rng, "", self.widths, last_scale=0.5)
+        out["embed"] = rng.normal(0.0, 1.0, size=(VOCAB_SIZE, self.embed))
+        return out
+
+    def _loss(self, params: dict[str, Any], text: Any, pos: Any) -> Any:
+        window = pos[:, None] + jnp.arange(self.context + 1)
+        chars = text[window]
+        x = params["embed"][chars[:, :-1]].reshape(pos.shape[0], -1)
+        return cross_entropy(mlp_apply(params, "", 2, x), chars[:, -1])
+
+    def train_loss(self, params: dict[str, Any], data: dict[str, Any], idx: Any) -> Any:
+        return self._loss(params, data["train_text"], idx)
+
+    def val_loss(self, params: dict[str, Any], data: dict[str, Any]) -> Any:
+        return self._loss(params, data["val_text"], data["val_pos"])
+
+
+register("char/xs", lambda: CharTask(32, Budget(40, 32), embed=8, n_val=1024))
+register("char/s", lambda: CharTask(64, Budget(150, 128)))
+register("char/m", lambda: CharTask(128, Budget(400, 256)))
+register("char/l", lambda: CharTask(256, Budget(2000, 512)))

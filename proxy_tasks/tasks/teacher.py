@@ -1,0 +1,70 @@
+"""Noisy-label classification: a ReLU student learns a random tanh teacher (see
+:mod:`proxy_tasks.data.teacher`). The research note's task where Lion beats AdamW."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from proxy_tasks.data.teacher import teacher_data
+from proxy_tasks.models import cross_entropy, mlp_apply, mlp_init, mlp_layout
+from proxy_tasks.registry import register
+from proxy_tasks.task import Budget, Layout, Task
+
+N_IN, N_CLASSES = 20, 10
+
+
+class TeacherTask(Task):
+    family = "teacher"
+
+    def __init__(self, noise: float, hidden: tuple[int, ...], budget: Budget,
+                 n_train: int = 4096, n_val: int = 2048) -> None:
+        self.noise = noise
+        self.widths = (N_IN, *hidden, N_CLASSES)
+        self.budget = budget
+        self._n_train, self.n_val = n_train, n_val
+        self.worst_loss = 2.0 * math.log(N_CLASSES)
+        self.name = "teacher"
+        self.description = (
+            f"teacher-student MLP {'-'.join(map(str, self.widths))}, {noise:.0%} label noise, "
+            f"{n_train} train / {n_val} clean val, {budget.steps} steps, batch "
+            f"{budget.batch_size}, {budget.schedule}"
+        )
+
+    @property
+    def layout(self) -> Layout:
+        return mlp_layout("", self.widths)
+
+    @property
+    def n_train(self) -> int:
+        return self._n_train
+
+    def make_data(self) -> dict[str, np.ndarray]:
+        return teacher_data(self.noise, self._n_train, self.n_val)
+
+    def init_tensors(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return mlp_init(rng, "", self.widths)
+
+    def train_loss(self, params: dict[str, Any], data: dict[str, Any], idx: Any) -> Any:
+        logits = mlp_apply(params, "", len(self.widths) - 1, data["train_x"][idx])
+        return cross_entropy(logits, data["train_y"][idx])
+
+    def val_loss(self, params: dict[str, Any], data: dict[str, Any]) -> Any:
+        logits = mlp_apply(params, "", len(self.widths) - 1, data["val_x"])
+        return cross_entropy(logits, data["val_y"])
+
+
+def _sizes(prefix: str, noise: float) -> None:
+    # s, m, l about 10x apart in cost; m is the research note's task (2x256 student, 400 x 128).
+    register(f"{prefix}/xs", lambda: TeacherTask(noise, (32,), Budget(40, 32), n_train=1024,
+                                                 n_val=512))
+    register(f"{prefix}/s", lambda: TeacherTask(noise, (128, 128), Budget(150, 64)))
+    register(f"{prefix}/m", lambda: TeacherTask(noise, (256, 256), Budget(400, 128)))
+    register(f"{prefix}/l", lambda: TeacherTask(noise, (256, 256), Budget(2000, 256),
+                                                n_train=16384))
+
+
+_sizes("teacher", 0.2)
+_sizes("teacher10", 0.1)

@@ -1,0 +1,311 @@
+"""Training runs with the compiled interpreter: one compile per task and shape, never per program.
+
+A *run* trains a task's model from one seed's initial weights and data order with one program at
+one learning-rate multiplier, then reports the validation loss. The program, the multiplier and
+the seed's arrays are all *arguments* of one compiled function, so any number of programs reuse
+it. Two layouts (:data:`LAYOUTS`):
+
+``"runs"`` (the CPU default)
+    one compiled function per (task, capacity) trains one run; the host calls it once per
+    (program, lr, seed) and jax's asynchronous dispatch keeps the device busy. The switch
+    stays a real conditional: only the chosen function runs. Measured on the 2-core CPU
+    (``benchmarks/eval_bench.py``): faster than batching runs with ``vmap``, because one run's
+    register file stays in cache.
+``"vmap"`` (for accelerators)
+    programs *and* runs batched with ``vmap`` in chunks of fixed size; the switch then computes
+    every function and selects (what the research note measured at 2.5-3.5x on CPU), but on a
+    GPU wide batches may win. One compile per (task, capacity, chunk size, runs per program).
+
+Failed runs: a NaN or inf in any step's training loss, or in the final parameters, state or
+validation loss, gives the task's ``worst_loss``; so does any finite loss above it. Each run is
+independent, so a failed run never touches another.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from proxy_tasks.encoding import REG_G, REG_M, REG_V, REG_W, Capacity, EncodedProgram
+from proxy_tasks.interpreter import scalar_prologue, tensor_branches, tensor_program
+from proxy_tasks.task import Task
+
+LAYOUTS = ("runs", "vmap")
+
+
+def default_layout() -> str:
+    """``"runs"`` on CPU (measured), ``"vmap"`` on an accelerator."""
+    return "runs" if jax.default_backend() == "cpu" else "vmap"
+
+
+# --- compile accounting ----------------------------------------------------------------------
+
+_COMPILES = 0
+_COMPILE_SECONDS = 0.0
+_LOCK = threading.Lock()
+
+
+def compile_count() -> int:
+    """How many training functions this process has compiled (each task and shape once)."""
+    return _COMPILES
+
+
+def compile_seconds() -> float:
+    """Total seconds spent compiling training functions in this process."""
+    return _COMPILE_SECONDS
+
+
+@dataclass(frozen=True)
+class RunFunction:
+    """A compiled training function and what it was compiled for."""
+
+    task: str
+    capacity: Capacity
+    layout: str
+    batch: tuple[int, int]  # (programs, runs per program) per call; (1, 1) for "runs"
+    compiled: Any
+    seconds: float
+
+
+_CACHE: dict[tuple[Any, ...], RunFunction] = {}
+
+
+# --- the training function --------------------------------------------------------------------
+
+
+def _program_arrays(capacity: Capacity) -> dict[str, jax.ShapeDtypeStruct]:
+    i32, f32 = jnp.int32, jnp.float32
+    s, t = capacity.scalar_statements, capacity.tensor_statements
+    return {
+        "scalar_op": jax.ShapeDtypeStruct((s,), i32),
+        "scalar_args": jax.ShapeDtypeStruct((s, 3), i32),
+        "scalar_target": jax.ShapeDtypeStruct((s,), i32),
+        "n_scalar": jax.ShapeDtypeStruct((), i32),
+        "slot_init": jax.ShapeDtypeStruct((capacity.scalar_slots,), f32),
+        "tensor_branch": jax.ShapeDtypeStruct((t,), i32),
+        "tensor_args": jax.ShapeDtypeStruct((t, 3), i32),
+        "tensor_target": jax.ShapeDtypeStruct((t,), i32),
+        "n_tensor": jax.ShapeDtypeStruct((), i32),
+    }
+
+
+def make_run(task: Task, capacity: Capacity, record: bool = False) -> Callable[..., Any]:
+    """The (uncompiled) function of one run.
+
+    ``run(prog, lr_mult, schedule, w0, idx, data) -> (val_loss, ok)`` where ``prog`` holds the
+    padded program arrays, ``schedule`` the per-step multiplier of the peak lr, ``w0`` the flat
+    initial weights and ``idx`` the ``(steps, batch)`` training examples. With ``record``, it
+    also returns each step's ``(w, g, m, v)`` rows before the update (tests use this to check
+    every step against the reference).
+    """
+    n = task.n_params
+    branches = tensor_branches(task.leaf_sizes)
+    worst = jnp.float32(task.worst_loss)
+    grad = jax.value_and_grad(task.train_loss)
+
+    def step(rows: jax.Array, slots: jax.Array, prog: dict[str, Any], idx_t: jax.Array,
+             data: dict[str, Any]) -> tuple[jax.Array, jax.Array, jax.Array]:
+        loss, grads = grad(task.unflatten(rows[REG_W]), data, idx_t)
+        g = task.flatten(grads)
+        rows = rows.at[REG_G].set(g)
+        return tensor_program(rows, slots, prog, branches), loss, g
+
+    def run(prog: dict[str, Any], lr_mult: jax.Array, schedule: jax.Array, w0: jax.Array,
+            idx: jax.Array, data: dict[str, Any]) -> Any:
+        table = scalar_prologue(prog, schedule * lr_mult)
+        rows = jnp.zeros((capacity.rows, n), jnp.float32).at[REG_W].set(w0)
+        if record:
+            def scan_step(rows: jax.Array, xs: tuple[jax.Array, jax.Array]) -> Any:
+                slots, idx_t = xs
+                new, loss, g = step(rows, slots, prog, idx_t, data)
+                before = jnp.stack([rows[REG_W], g, rows[REG_M], rows[REG_V]])
+                return new, (before, loss)
+
+            rows, (history, losses) = lax.scan(scan_step, rows, (table, idx))
+            ok = jnp.all(jnp.isfinite(losses))
+        else:
+            def loop_step(t: jax.Array, carry: tuple[jax.Array, jax.Array]) -> Any:
+                rows, ok = carry
+                rows, loss, _ = step(rows, table[t], prog, idx[t], data)
+                return rows, ok & jnp.isfinite(loss)
+
+            rows, ok = lax.fori_loop(0, idx.shape[0], loop_step, (rows, jnp.bool_(True)))
+        val = task.val_loss(task.unflatten(rows[REG_W]), data)
+        state = rows[jnp.array([REG_W, REG_M, REG_V])]
+        ok = ok & jnp.isfinite(val) & jnp.all(jnp.isfinite(state))
+        score = jnp.where(ok, jnp.minimum(val, worst), worst)
+        if record:
+            return score, ok, history, rows[jnp.array([REG_W, REG_G, REG_M, REG_V])]
+        return score, ok
+
+    return run
+
+
+def _shapes(task: Task, capacity: Capacity, programs: int | None, runs: int | None) -> tuple:
+    f32, i32 = jnp.float32, jnp.int32
+    steps, batch = task.budget.steps, task.budget.batch_size
+
+    def lead(*dims: int | None) -> tuple[int, ...]:
+        return tuple(d for d in dims if d is not None)
+
+    prog = {k: jax.ShapeDtypeStruct(lead(programs) + v.shape, v.dtype)
+            for k, v in _program_arrays(capacity).items()}
+    pr = lead(programs, runs)
+    data = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in task.data.items()}
+    return (
+        prog,
+        jax.ShapeDtypeStruct(pr, f32),
+        jax.ShapeDtypeStruct((steps,), f32),
+        jax.ShapeDtypeStruct((*pr, task.n_params), f32),
+        jax.ShapeDtypeStruct((*pr, steps, batch), i32),
+        data,
+    )
+
+
+def compiled_run(task: Task, capacity: Capacity, layout: str = "runs",
+                 batch: tuple[int, int] = (1, 1)) -> RunFunction:
+    """The compiled training function for ``task`` at ``capacity`` (cached per process).
+
+    ``layout="runs"``: one run per call. ``layout="vmap"``: ``batch = (programs, runs)`` per
+    call, every argument but the schedule and data gaining those leading axes.
+    """
+    global _COMPILES, _COMPILE_SECONDS
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; use one of {LAYOUTS}")
+    if layout == "runs":
+        batch = (1, 1)
+    key = (task.name, id(task), capacity, layout, batch)
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            return hit
+        run = make_run(task, capacity)
+        if layout == "runs":
+            fn, shapes = run, _shapes(task, capacity, None, None)
+        else:
+            per_program = jax.vmap(run, in_axes=(None, 0, None, 0, 0, None))
+            fn = jax.vmap(per_program, in_axes=(0, 0, None, 0, 0, None))
+            shapes = _shapes(task, capacity, batch[0], batch[1])
+        start = time.perf_counter()
+        compiled = jax.jit(fn).lower(*shapes).compile()
+        seconds = time.perf_counter() - start
+        _COMPILES += 1
+        _COMPILE_SECONDS += seconds
+        out = RunFunction(task.name, capacity, layout, batch, compiled, seconds)
+        _CACHE[key] = out
+        return out
+
+
+# --- per-task device arrays, built once -------------------------------------------------------
+
+
+class TaskArrays:
+    """A task's data, schedule, and per-seed initial weights and batch indices, on the device."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.data = {k: jnp.asarray(v) for k, v in task.data.items()}
+        self.schedule = jnp.asarray(task.budget.lr_schedule())
+        self._seeds: dict[int, tuple[jax.Array, jax.Array]] = {}
+
+    def seed(self, seed: int) -> tuple[jax.Array, jax.Array]:
+        got = self._seeds.get(seed)
+        if got is None:
+            got = (jnp.asarray(self.task.init_params(seed)),
+                   jnp.asarray(self.task.batch_indices(seed)))
+            self._seeds[seed] = got
+        return got
+
+
+_ARRAYS: dict[int, TaskArrays] = {}
+
+
+def task_arrays(task: Task) -> TaskArrays:
+    got = _ARRAYS.get(id(task))
+    if got is None or got.task is not task:
+        got = _ARRAYS[id(task)] = TaskArrays(task)
+    return got
+
+
+# --- running many ----------------------------------------------------------------------------
+
+
+def train_runs(
+    task: Task,
+    encoded: Sequence[EncodedProgram],
+    lr_mults: np.ndarray,
+    seeds: Sequence[int],
+    layout: str | None = None,
+    chunk: int = 8,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train every program at each of its lr multipliers and every seed.
+
+    ``lr_mults`` is ``(n_programs, n_lrs)``. Returns ``(losses, ok, seconds)``: losses and ok
+    flags ``(n_programs, n_lrs, n_seeds)`` and the wall seconds spent per program.
+    """
+    layout = layout or default_layout()
+    lr_mults = np.asarray(lr_mults, np.float32)
+    n_prog, n_lrs = lr_mults.shape
+    seeds = [int(s) for s in seeds]
+    arrays = task_arrays(task)
+    losses = np.empty((n_prog, n_lrs, len(seeds)), np.float32)
+    ok = np.empty((n_prog, n_lrs, len(seeds)), bool)
+    seconds = np.zeros(n_prog)
+    if layout == "runs":
+        for p, enc in enumerate(encoded):
+            start = time.perf_counter()
+            fn = compiled_run(task, enc.capacity()).compiled
+            prog = {k: jnp.asarray(v) for k, v in enc.padded(enc.capacity()).items()}
+            pending = []
+            for i in range(n_lrs):
+                mult = jnp.float32(lr_mults[p, i])
+                for j, s in enumerate(seeds):
+                    w0, idx = arrays.seed(s)
+                    pending.append((i, j, fn(prog, mult, arrays.schedule, w0, idx, arrays.data)))
+            for i, j, (loss, good) in pending:
+                losses[p, i, j] = float(loss)
+                ok[p, i, j] = bool(good)
+            seconds[p] = time.perf_counter() - start
+        return losses, ok, seconds
+    return _train_vmapped(task, encoded, lr_mults, seeds, chunk, losses, ok, seconds)
+
+
+def _train_vmapped(task: Task, encoded: Sequence[EncodedProgram], lr_mults: np.ndarray,
+                   seeds: list[int], chunk: int, losses: np.ndarray, ok: np.ndarray,
+                   seconds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    arrays = task_arrays(task)
+    n_lrs = lr_mults.shape[1]
+    runs = n_lrs * len(seeds)
+    w0s = jnp.stack([arrays.seed(s)[0] for s in seeds])
+    idxs = jnp.stack([arrays.seed(s)[1] for s in seeds])
+    run_w0 = jnp.tile(w0s, (n_lrs, 1))  # run r = (lr r // n_seeds, seed r % n_seeds)
+    run_idx = jnp.tile(idxs, (n_lrs, 1, 1))
+    by_capacity: dict[Capacity, list[int]] = {}
+    for p, enc in enumerate(encoded):
+        by_capacity.setdefault(enc.capacity(), []).append(p)
+    for capacity, members in by_capacity.items():
+        fn = compiled_run(task, capacity, "vmap", (chunk, runs)).compiled
+        for start in range(0, len(members), chunk):
+            t0 = time.perf_counter()
+            group = members[start : start + chunk]
+            padded = group + [group[-1]] * (chunk - len(group))  # fixed shape: repeat the last
+            progs = [encoded[p].padded(capacity) for p in padded]
+            prog = {k: jnp.asarray(np.stack([a[k] for a in progs])) for k in progs[0]}
+            mult = jnp.asarray(np.repeat(lr_mults[padded], len(seeds), axis=1))
+            w0 = jnp.broadcast_to(run_w0, (chunk, *run_w0.shape))
+            idx = jnp.broadcast_to(run_idx, (chunk, *run_idx.shape))
+            loss, good = fn(prog, mult, arrays.schedule, w0, idx, arrays.data)
+            loss = np.asarray(loss).reshape(chunk, n_lrs, len(seeds))
+            good = np.asarray(good).reshape(chunk, n_lrs, len(seeds))
+            for k, p in enumerate(group):
+                losses[p], ok[p] = loss[k], good[k]
+                seconds[p] = (time.perf_counter() - t0) / len(group)
+    return losses, ok, seconds
