@@ -41,6 +41,8 @@ class FitnessCache:
     entries: dict[str, dict[int, Score]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # functional -> structural fingerprint
     stats: CacheStats = field(default_factory=CacheStats)
+    # Functional keys computed by a missed look-up, reused when the score arrives (not saved).
+    _functional_of: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -57,13 +59,16 @@ class FitnessCache:
         self.stats.lookups += 1
         score = self.get(key, stage)
         if score is None and self.functional:
-            other = self.aliases.get(self.functional_key(program))
+            functional = self._functional_of.get(key) or self.functional_key(program)
+            self._functional_of[key] = functional
+            other = self.aliases.get(functional)
             if other is not None and other != key and other in self.entries:
                 for s, value in self.entries[other].items():
                     self.entries.setdefault(key, {})[s] = value
                 score = self.get(key, stage)
                 if score is not None:
                     self.stats.functional_hits += 1
+                    del self._functional_of[key]
         if score is not None:
             self.stats.hits += 1
         return score
@@ -76,7 +81,8 @@ class FitnessCache:
     def put(self, key: str, stage: int, score: Score, program: Program | None = None) -> None:
         self.entries.setdefault(key, {})[stage] = score
         if self.functional and program is not None:
-            self.aliases.setdefault(self.functional_key(program), key)
+            functional = self._functional_of.pop(key, None) or self.functional_key(program)
+            self.aliases.setdefault(functional, key)
 
     # --- plain data ------------------------------------------------------------------------------
 

@@ -1,0 +1,87 @@
+"""``evosearch benchmark``: this machine's evaluation throughput and the search's own overhead.
+
+Prints a table and writes JSON (``--json``). Three parts, each skippable: evaluation (programs per
+second per stage of a suite on the local pool, compilation excluded), driver (microseconds per
+child for mutation, abstract execution, fingerprint, ...), and a short real search (the
+driver's busy time as a share of wall time: the target is at most 5 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--suite", default="smoke", help="suite to measure (default: smoke)")
+    parser.add_argument("--workers", type=int, default=0, help="pool size (0: one per core)")
+    parser.add_argument("--evaluations", type=int, default=120,
+                        help="evaluations of the short search (0: skip it)")
+    parser.add_argument("--skip-evaluation", action="store_true",
+                        help="skip the evaluation throughput part")
+    parser.add_argument("--functional", action="store_true",
+                        help="also compare the cache with and without the functional key "
+                             "(numpy suite, about a minute)")
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    from evosearch import bench
+    from evosearch.backends.local import ExecutorError
+    from evosearch.config import Config, apply_overrides
+
+    results: dict = {"machine": {"python": platform.python_version(), "cpus": _cpus(),
+                                 "platform": platform.platform()}}
+    try:
+        if not args.skip_evaluation:
+            rate = bench.evaluation_rate(args.suite, args.workers)
+            results["evaluation"] = rate
+            print(f"evaluation, suite {rate['suite']}, {rate['workers']} worker(s):")
+            print(f"  {'stage':<10}{'programs/s':>12}{'s/program/worker':>18}{'1st round s':>13}")
+            for name, row in rate["stages"].items():
+                print(f"  {name:<10}{row['programs_per_s']:>12.2f}"
+                      f"{row['seconds_per_program']:>18.3f}{row['first_round_s']:>13.1f}")
+        costs = bench.child_costs()
+        results["driver"] = costs
+        print("driver, per child (microseconds):")
+        for key, value in costs.items():
+            print(f"  {key:<22}{value:>10.1f}")
+        if args.evaluations:
+            config = apply_overrides(Config(), [
+                f"search.suite={args.suite}", f"search.max_evaluations={args.evaluations}",
+                f"executor.workers={args.workers}", "evolution.population=32",
+            ])
+            with tempfile.TemporaryDirectory() as tmp:
+                row = bench.search_run(config, Path(tmp) / "run")
+            results["search"] = row
+            print(f"search, suite {row['suite']}: {row['evaluations']} evaluations in "
+                  f"{row['wall_s']:.1f} s ({row['evaluations_per_s']:.2f}/s, "
+                  f"{row['children_per_s']:.2f} children/s); driver busy {row['driver_s']:.2f} s "
+                  f"= {100 * row['driver_share']:.2f}% of wall time "
+                  f"({row['driver_ms_per_child']:.2f} ms per child)")
+        if args.functional:
+            rows = bench.functional_cache(1500)
+            results["functional_cache"] = rows
+            print("cache, numpy suite, 1500 evaluations:")
+            for r in rows:
+                print(f"  functional key {'on ' if r['functional'] else 'off'}: hit rate "
+                      f"{100 * r['hit_rate']:.1f}%, {r['functional_hits']} functional hits, "
+                      f"driver {r['driver_ms_per_child']:.2f} ms per child")
+    except ExecutorError as e:
+        print(f"evosearch benchmark: error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 1
