@@ -1,0 +1,105 @@
+"""``evosearch export FILE --to optax|torch|source``: a program as a standalone optimizer module.
+
+Writes an importable Python module that needs only jax and optax (``--to optax``) or torch
+(``--to torch``); ``--to source --target optax|torch`` is the same thing spelled out. FILE is a
+program file or the name of a library program (``lion``, ``adamw``, ...). The module goes to
+``-o PATH``, or to standard output.
+
+Before it reports success the command imports the module it wrote and runs it beside the
+reference semantics (:func:`programs.step`) on a small problem: an export that fails or differs
+is caught here, not at the end of someone's training run, and nothing is written. Bad input (a
+missing file, an unknown library name, an invalid program) is reported with the file and line
+and exit status 2; a module that does not match the reference gives exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import tempfile
+from pathlib import Path
+
+CHECK_STEPS = 20
+CHECK_TOLERANCE = 1e-4  # relative to the weights; float32 differences are ~1e-7
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE",
+                        help="a program file, or a library program's name (e.g. lion)")
+    parser.add_argument("--to", required=True, choices=("optax", "torch", "source"),
+                        help="optax or torch: a standalone module for that framework; source: "
+                             "the same, for the framework named by --target")
+    parser.add_argument("--target", choices=("optax", "torch"),
+                        help="the framework of --to source (default: optax)")
+    parser.add_argument("-o", "--output", metavar="PATH",
+                        help="write the module here (default: standard output)")
+    parser.add_argument("--no-check", action="store_true",
+                        help="skip running the module against the reference semantics")
+
+
+def run(args: argparse.Namespace) -> int:
+    import programs
+    from evosearch.commands.inspect import load
+    from programs.export import to_source
+
+    if args.to != "source" and args.target not in (None, args.to):
+        return _fail(f"--to {args.to} contradicts --target {args.target} "
+                     f"(use --to source --target {args.target})")
+    target = (args.target or "optax") if args.to == "source" else args.to
+    try:
+        program, origin = load(args.file)
+        text = to_source(program, target=target)
+    except (programs.ProgramError, OSError, LookupError) as e:
+        return _fail(str(e.args[0]) if isinstance(e, LookupError) and e.args else str(e))
+    status, message = (0, "not checked") if args.no_check else check(program, text, target)
+    if status:
+        return _fail(f"{message}; nothing written (--no-check writes it anyway)", status)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            return _fail(f"cannot write {args.output}: {e.strerror or e}")
+    else:
+        sys.stdout.write(text)
+    where = args.output or "standard output"
+    print(f"wrote the {target} module for {origin} to {where}; {message}", file=sys.stderr)
+    return 0
+
+
+def check(program, text: str, target: str) -> tuple[int, str]:
+    """Import the generated ``text`` and compare it with the reference on a small problem:
+    ``(exit status, what happened)``."""
+    from programs.export import check as compare
+
+    if target == "torch" and importlib.util.find_spec("torch") is None:
+        return 0, "not checked: torch is not installed (pip install -e '.[torch]')"
+    params, grads = compare.sample_problem(CHECK_STEPS)
+    expected = compare.reference_trajectory(program, params, grads, lr=1.0)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            module = _import(text, Path(directory) / "evosearch_export_check.py")
+            if target == "optax":
+                got = compare.optax_trajectory(module.optimizer(1.0), params, grads)
+            else:
+                got = compare.torch_trajectory(module.Optimizer, params, grads, lr=1.0)
+    except Exception as e:  # whatever breaks, say so instead of writing a broken module
+        return 1, f"the module fails to run: {type(e).__name__}: {e}"
+    error = compare.max_error(got, expected)
+    summary = f"{CHECK_STEPS} steps beside programs.step, largest relative difference {error:.2g}"
+    if not error <= CHECK_TOLERANCE:
+        return 1, f"the module does not match: {summary} (tolerance {CHECK_TOLERANCE:g})"
+    return 0, f"checked: {summary}"
+
+
+def _import(text: str, path: Path):
+    path.write_text(text, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"evosearch export: error: {message}", file=sys.stderr)
+    return status
