@@ -23,7 +23,7 @@ BASELINES = [SUITE.baseline(k).fitness for k in range(2)]
 
 def _config(*overrides: str) -> Config:
     return apply_overrides(Config(), [
-        "search.suite=numpy", "search.max_evaluations=120", "evolution.population=16",
+        "search.suite=numpy", "search.max_evaluations=90", "evolution.population=16",
         "evolution.tournament=3", "executor.batch_size=3", "executor.in_flight=3",
         "restart.plateau=0", *overrides,
     ])
@@ -90,7 +90,7 @@ def test_a_search_runs_the_funnel_and_meta_validates():
     c = engine.counters
     assert engine.done
     assert c.evaluations == sum(c.by_stage) == sum(len(b.jobs) for b in submitted)
-    assert c.evaluations >= 120 and c.by_stage[1] > 1
+    assert c.evaluations >= 90 and c.by_stage[1] > 1
     # No job is ever submitted twice: the cache and the in-flight table catch duplicates.
     jobs = Counter((j.fingerprint, j.stage) for b in submitted for j in b.jobs)
     assert max(jobs.values()) == 1
@@ -159,9 +159,9 @@ def test_islands_migrate():
 def test_a_larger_budget_resumes_a_finished_search():
     engine = drive(_engine(_config()))
     evaluations = engine.counters.evaluations
-    more = _config("search.max_evaluations=160")
+    more = _config("search.max_evaluations=120")
     resumed = Evolution.from_json(more, json.loads(json.dumps(engine.to_json())))
     resumed.resume_budget()
     assert resumed.phase == "search"
     drive(resumed)
-    assert resumed.done and resumed.counters.evaluations >= 160 > evaluations
+    assert resumed.done and resumed.counters.evaluations >= 120 > evaluations
