@@ -12,6 +12,24 @@ direction computed by ``core``; ``weight_decay`` (decoupled, as in AdamW) is fit
 for all of them and reported where it is not zero (always for Lion and AdamW). The experiments
 use gradients of size ``G`` (large, so that the ``eps`` guards of a division are negligible) and
 read updates at ``w = 0``, ``lr = 1``, where the update is ``lr_scale * direction``.
+
+The families and their directions (state from zeros; ``interp(x, y, b) = (1 - b) x + b y``):
+
+========== ================================================================================
+sgd        ``g``
+signsgd    ``sign(g)``
+momentum   ``m = b m + g``; ``m`` (heavy ball; an EMA form is the same with another lr_scale)
+nesterov   ``m = b m + g``; ``g + b m``
+signum     ``m = interp(g, m, b)``; ``sign(m)``
+lion       ``sign(interp(g, m, b1))``; then ``m = interp(g, m, b2)``; ``b1 != b2``
+adagrad    ``v = v + g^2``; ``g / sqrt(v)``
+rmsprop    ``v = interp(g^2, v, b)``; ``g / sqrt(v)``
+adam       ``m = interp(g, m, b1)``, ``v = interp(g^2, v, b2)``; ``m / sqrt(v)`` (adamw: with
+           weight decay; no bias correction, no eps)
+adabelief  ``m = interp(g, m, b1)``, ``v = interp((g - m)^2, v, b2)``; ``m / sqrt(v)``
+powersign  ``m = interp(g, m, b)``; ``g * base^(sign(g) sign(m))``
+addsign    ``m = interp(g, m, b)``; ``g * (alpha + sign(g) sign(m))``
+========== ================================================================================
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ changing what the program computes.
 
 from __future__ import annotations
 
+from itertools import count
+
 from programs.ops import INPUTS, OPS, STATE
 from programs.program import Program, Statement
 
@@ -57,14 +59,14 @@ def readable(
 def _free_name(base: str, i: int, binding: dict[str, str], last_use: dict[str, int]) -> str:
     """``base`` if the value it names now is not read after statement ``i``, else ``base2``,
     ``base3``, ... (never a library function's name)."""
-    candidates = [base] + [f"{base}{k}" for k in range(2, 10_000)]
-    for name in candidates:
+    for k in count(1):
+        name = base if k == 1 else f"{base}{k}"
         if name in OPS:
             continue
         held = binding.get(name)
         if held is None or last_use.get(held, -1) <= i:
             return name
-    raise AssertionError("no free name")  # unreachable: 10,000 candidates
+    raise AssertionError("unreachable")
 
 
 def _defer_state_writes(

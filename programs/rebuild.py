@@ -43,7 +43,6 @@ _FUNCTIONS: dict[type, str] = {
     sympy.atanh: "arctanh",
     sympy.exp: "exp",
 }
-_UNDEFINED_FUNCTIONS = ("norm", "global_norm", "dot", "cosine_sim", "clip_by_global_norm")
 
 
 class Unrepresentable(ValueError):
@@ -272,8 +271,10 @@ class _Emitter:
             for a in args[1:]:
                 acc = self.emit(op, acc, self.value(a))
             return acc
+        # An undefined function named after an op: the reductions (``norm``, ``dot``, ...) and any
+        # op that sympy could not build (see programs.symbolic).
         name = getattr(e.func, "__name__", "")
-        if isinstance(e, sympy.core.function.AppliedUndef) and name in _UNDEFINED_FUNCTIONS:
+        if isinstance(e, sympy.core.function.AppliedUndef) and name in OPS:
             if OPS[name].arity != len(e.args):
                 raise Unrepresentable(f"{name} with {len(e.args)} arguments")
             return self.emit(name, *(self.value(a) for a in e.args))

@@ -34,6 +34,7 @@ from programs.families import (
     BY_NAME,
     FAMILIES,
     Family,
+    G,
     Params,
     canonical,
     display_name,
@@ -58,11 +59,16 @@ _MAX_MASKED = 0.25
 
 @dataclass(frozen=True)
 class Match:
-    """A recognised optimizer: ``name`` and its hyperparameters ``params`` (see
-    :func:`programs.families.canonical` for each one's meaning)."""
+    """A recognised optimizer: ``name`` and its hyperparameters ``params``, in the order of
+    the family's formula (:mod:`programs.families`), then ``weight_decay`` and ``lr_scale``: for
+    Lion, ``update = lr_scale * lr * (sign(interp(g, m, b1)) + weight_decay * w)`` and
+    ``m = interp(g, m, b2)``."""
 
     name: str
     params: dict[str, float]
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(self.params.items())))
 
     def __str__(self) -> str:
         args = ", ".join(f"{k}={format_number(v)}" for k, v in self.params.items())
@@ -142,8 +148,6 @@ def _try(family: Family, probe: Probe, program: Program) -> Match | None:
 def _complete(family: Family, probe: Probe, proposal: Params) -> Params | None:
     """The proposal with decoupled weight decay fitted (``u(w = 1) - u(w = 0)`` at the first
     step is ``lr_scale * weight_decay``) and every value rounded; ``None`` if not finite."""
-    from programs.families import G
-
     scale = proposal["lr_scale"]
     if not math.isfinite(scale) or scale == 0:
         return None

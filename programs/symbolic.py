@@ -75,14 +75,33 @@ def _to_sympy_cached(program: Program, tidy_: bool) -> SymbolicStep:
     for s in program.statements:
         args = [env[a] if isinstance(a, str) else sympy.Float(a) for a in s.args]
         constant = _constant(s.op, args)
-        if constant is not None:
-            env[s.target] = constant
-        else:
-            env[s.target] = sympy.sympify(OPS[s.op].symbolic(*args), strict=True)
+        env[s.target] = constant if constant is not None else _apply(s.op, args)
     exprs = [env[name] for name in program.outputs]
     if tidy_:
-        exprs = [tidy(e) for e in exprs]
+        exprs = [_tidy_or_keep(e) for e in exprs]
     return SymbolicStep(*exprs)
+
+
+_SYMPY_ERRORS = (ValueError, TypeError, ArithmeticError)
+
+
+def _apply(op: str, args: list[sympy.Expr]) -> sympy.Expr:
+    """The op's sympy form, or, where sympy cannot build it (``Max(zoo, x)`` after a
+    ``log(0)``), the op as an opaque function ``op(args)``: exact, just not simplified."""
+    try:
+        value = OPS[op].symbolic(*args)
+    except _SYMPY_ERRORS:
+        return sympy.Function(op)(*args)
+    if isinstance(value, int | float):  # a Python number from a form like ``lambda: 1``
+        return sympy.Float(value)
+    return value
+
+
+def _tidy_or_keep(expr: sympy.Expr) -> sympy.Expr:
+    try:
+        return tidy(expr)
+    except _SYMPY_ERRORS:
+        return expr
 
 
 class _NoReductions:
@@ -157,7 +176,7 @@ def _primitive(expr: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
     if isinstance(expr, sympy.Add):
         first = expr.as_ordered_terms()[0]
         c, _ = first.as_coeff_Mul()
-        if c == 0:
+        if c.is_zero:
             return sympy.Integer(1), expr
         return c, tidy_numbers(sympy.expand(expr / c))
     c, rest = expr.as_coeff_Mul()
@@ -223,7 +242,7 @@ def _normalised_sign(expr: sympy.Expr) -> sympy.Expr:
         return expr
     coeffs = [t.as_coeff_Mul()[0] for t in arg.args]
     total = sympy.Add(*coeffs)
-    if not isinstance(total, sympy.Number) or total == 0 or total == 1:
+    if not isinstance(total, sympy.Number) or float(total) in (0.0, 1.0):
         return expr
     if any(isinstance(t.as_coeff_Mul()[1], sympy.Number) for t in arg.args):
         return expr  # a constant term: the sum of coefficients means nothing here
