@@ -32,7 +32,7 @@ import networkx as nx
 
 from evosearch import checkpoint
 from evosearch import config as config_module
-from evosearch.backends import Executor, SuiteInfo, make_executor
+from evosearch.backends import Executor, ExecutorError, SuiteInfo, make_executor
 from evosearch.checkpoint import CheckpointError
 from evosearch.config import Config
 from evosearch.evolution import Evolution
@@ -236,6 +236,12 @@ class Runner:
             self.progress.message(
                 "stopped at once: the last checkpoint is kept, resume with --resume"
             )
+            self.log.close()
+            raise
+        except ExecutorError:
+            # The evaluators failed between two engine steps: the state is whole, keep it.
+            self.run_info["status"] = "executor failed"
+            self._checkpoint(engine)
             self.log.close()
             raise
         self.progress.update(engine, self.evaluated, force=True)

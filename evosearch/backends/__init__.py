@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from evosearch.backends.base import Batch, Executor, ExecutorEvent, Job, SuiteInfo
+from evosearch.backends.base import (
+    Batch,
+    Executor,
+    ExecutorError,
+    ExecutorEvent,
+    Job,
+    SuiteInfo,
+)
 from evosearch.config import ExecutorSettings
 
 
@@ -19,4 +26,12 @@ def make_executor(settings: ExecutorSettings, suite: str) -> Executor:
     raise ValueError(f"unknown backend {settings.backend!r}")
 
 
-__all__ = ["Batch", "Executor", "ExecutorEvent", "Job", "SuiteInfo", "make_executor"]
+__all__ = [
+    "Batch",
+    "Executor",
+    "ExecutorError",
+    "ExecutorEvent",
+    "Job",
+    "SuiteInfo",
+    "make_executor",
+]

@@ -47,6 +47,10 @@ class SuiteInfo:
     worst_fitness: float = 1e9
 
 
+class ExecutorError(RuntimeError):
+    """The evaluators cannot work at all (unknown suite, a worker that cannot start)."""
+
+
 @dataclass
 class ExecutorEvent:
     """Something the user should know about (a worker died and was replaced, ...)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from evosearch.backends.base import Batch, Executor, ExecutorEvent, Job, SuiteInfo
+from evosearch.backends.base import Batch, Executor, ExecutorError, ExecutorEvent, Job, SuiteInfo
 from evosearch.score import Score
 
 SINGLE_THREAD_ENV: dict[str, str] = {
@@ -38,10 +38,6 @@ SINGLE_THREAD_ENV: dict[str, str] = {
     "MKL_NUM_THREADS": "1",
 }
 """The environment of a worker, set before anything imports jax or numpy's BLAS."""
-
-
-class ExecutorError(RuntimeError):
-    """The evaluators cannot work at all (unknown suite, a worker that cannot start)."""
 
 
 # --- in process -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evosearch import bench
-    from evosearch.backends.local import ExecutorError
+    from evosearch.backends import ExecutorError
     from evosearch.config import Config, apply_overrides
 
     results: dict = {"machine": {"python": platform.python_version(), "cpus": _cpus(),

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evosearch import config as config_module
-    from evosearch.backends.local import ExecutorError
+    from evosearch.backends import ExecutorError
     from evosearch.checkpoint import CheckpointError
     from evosearch.progress import ProgressLine
     from evosearch.runner import Runner
