@@ -24,9 +24,16 @@ _STEPS = 6
 def _inputs(seed: int) -> tuple[list[np.ndarray], list[np.ndarray], list[float], NumpyBackend]:
     rng = np.random.default_rng(seed)
     n = sum(_LEAF_SIZES)
-    ws = [rng.normal(size=n) * 2.0 for _ in range(_STEPS)]
-    drift = rng.normal(size=n)  # gradients with a mean, as in training, so that EMAs matter
-    gs = [(drift + rng.normal(size=n)) * 2.0 for _ in range(_STEPS)]
+
+    def away_from_zero(signs: np.ndarray) -> np.ndarray:
+        # Sizes in [0.1, 4]: an input near zero is where eps guards differ (``rsqrt(x**3)``
+        # against ``|x|**-1.5``), which says nothing about whether a rewrite is right.
+        return signs * 10.0 ** rng.uniform(-1.0, 0.6, size=n)
+
+    ws = [away_from_zero(rng.choice([-1.0, 1.0], size=n)) for _ in range(_STEPS)]
+    # Gradients keep their usual sign three steps in four, as in training, so that EMAs matter.
+    usual = rng.choice([-1.0, 1.0], size=n)
+    gs = [away_from_zero(np.where(rng.random(n) < 0.75, usual, -usual)) for _ in range(_STEPS)]
     lrs = [float(x) for x in rng.uniform(0.5, 1.5, size=_STEPS)]
     segments = np.repeat(np.arange(len(_LEAF_SIZES)), _LEAF_SIZES)
     return ws, gs, lrs, NumpyBackend(segments, len(_LEAF_SIZES))
@@ -46,30 +53,43 @@ def updates(program: Program, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def close(a: np.ndarray, b: np.ndarray, rtol: float) -> bool:
-    """Elementwise equal within ``rtol`` (relative to the larger magnitude), with non-finite
-    values required in the same places and an absolute floor for values near zero."""
+_NEAR_SINGULAR = 0.01
+"""The share of values that may miss ``rtol``: where an intermediate value is near zero,
+``x / (|x| + eps)`` and ``sign(x)`` differ by ``eps / |x|`` (relatively: by anything, where the
+exact form cancels to 0, as AddSign's ``g * (1 - 1)`` does), and sums that nearly cancel
+(``0.1 g + 0.9 m``) make such points common enough to show up in a few hundred values. A wrong
+rewrite (a dropped clip, ``sqrt(x**2) = x``) misses on a large share."""
+
+
+def relative_errors(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Elementwise ``|a - b|`` relative to the larger magnitude plus the median magnitude, so
+    that values far below the typical size compare absolutely (AddSign's ``g * (1 - 1)`` is 0
+    in one form and ``g * eps / |m|`` in a guarded one); ``None`` if the non-finite values
+    differ."""
     fa, fb = np.isfinite(a), np.isfinite(b)
-    if not np.array_equal(fa, fb):
-        return False
-    if not np.array_equal(a[~fa], b[~fb], equal_nan=True):
-        return False
+    if not np.array_equal(fa, fb) or not np.array_equal(a[~fa], b[~fb], equal_nan=True):
+        return None
     x, y = a[fa], b[fb]
     if x.size == 0:
-        return True
-    # Below a millionth of the largest value, differences are eps-guard noise: ``g * (s + 1)``
-    # with ``s = g / |g| * m / |m|`` leaves ~1e-8 where ``sign(g) * sign(m) + 1`` cancels to 0.
-    scale = max(float(np.max(np.abs(x))), float(np.max(np.abs(y))))
-    floor = 1e-6 * scale
-    return bool(np.all(np.abs(x - y) <= rtol * np.maximum(np.abs(x), np.abs(y)) + floor))
+        return np.zeros(0)
+    size = np.maximum(np.abs(x), np.abs(y))
+    diff = np.abs(x - y)
+    scale = size + float(np.median(size))
+    return np.divide(diff, scale, out=np.zeros_like(diff), where=diff > 0)
 
 
 def same_behaviour(a: Program, b: Program, *, rtol: float = 1e-4, seed: int = 0) -> bool:
     """Do ``a`` and ``b`` (both valid) compute the same updates on random inputs?
 
-    The default tolerance absorbs the language's ``eps`` guards (``x / |x|`` against
-    ``sign(x)`` differs by ``eps / |x|``) and nothing a real rewrite would change.
+    Every update value must agree within ``rtol`` except at most 1% of them (see
+    ``_NEAR_SINGULAR``): equal up to the language's ``eps`` guards.
     """
     with np.errstate(all="ignore"):
         ua, ub = updates(a, seed), updates(b, seed)
-    return all(close(x, y, rtol) for x, y in zip(ua, ub, strict=True))
+    errors = [relative_errors(x, y) for x, y in zip(ua, ub, strict=True)]
+    if any(e is None for e in errors):
+        return False
+    flat = np.concatenate(errors)
+    if flat.size == 0:
+        return True
+    return bool(np.count_nonzero(flat > rtol) <= _NEAR_SINGULAR * flat.size)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import sympy
 
 from programs.ops import INPUTS, OPS
@@ -130,6 +131,9 @@ class _Emitter:
         return self._function(e)
 
     def _add(self, e: sympy.Add) -> Arg:
+        reuse = self._reuse_linear_form(e)
+        if reuse is not None:
+            return reuse
         terms = [t.as_coeff_Mul() for t in e.args]
         constant = sum((float(c) for c, x in terms if x == 1), 0.0)
         terms = [(float(c), x) for c, x in terms if x != 1]
@@ -163,6 +167,35 @@ class _Emitter:
         elif constant < 0:
             acc = self.emit("sub", acc, -constant)
         return acc
+
+    def _reuse_linear_form(self, e: sympy.Add) -> Arg | None:
+        """``e`` as ``r + c * B`` with ``B`` a sum already computed, where that is cheaper.
+
+        AdaBelief's ``(g - m')^2`` reaches sympy as ``(0.9 g - 0.9 m)^2``; with ``m' = 0.1 g +
+        0.9 m`` computed, ``0.9 g - 0.9 m = g - m'`` is one statement instead of two.
+        """
+        target = _linear_terms(e)
+        best: tuple[int, float, sympy.Expr, dict] | None = None
+        for known, value in list(self.memo.items()):
+            if not isinstance(known, sympy.Add) or not isinstance(value, str) or known == e:
+                continue
+            form = _linear_terms(known)
+            for pivot in (x for x in form if x in target):  # the term that c * B cancels
+                c = target[pivot] / form[pivot]
+                rest = _snap({x: target.get(x, 0.0) - c * form.get(x, 0.0)
+                              for x in target.keys() | form})
+                cost = 1 + (abs(abs(c) - 1.0) > _TOLERANCE) + _linear_cost(rest) - (not rest)
+                if cost < _linear_cost(target) and (best is None or cost < best[0]):
+                    best = (cost, c, known, rest)
+        if best is None:
+            return None
+        _, c, known, rest = best
+        base = self.memo[known]
+        scaled = base if abs(abs(c) - 1.0) <= _TOLERANCE else self.emit("mul", base, abs(c))
+        if not rest:
+            return scaled if c > 0 else self.emit("negative", scaled)
+        remainder = self.value(sympy.Add(*(sympy.Float(k) * x for x, k in rest.items())))
+        return self.emit("add" if c > 0 else "sub", remainder, scaled)
 
     def _scaled(self, c: float, x: sympy.Expr) -> Arg:
         if c == 1.0:
@@ -279,6 +312,36 @@ class _Emitter:
                 raise Unrepresentable(f"{name} with {len(e.args)} arguments")
             return self.emit(name, *(self.value(a) for a in e.args))
         raise Unrepresentable(f"no function of the language computes {e.func}")
+
+
+def _linear_terms(e: sympy.Add) -> dict[sympy.Expr, float]:
+    """A sum as ``{term: coefficient}`` (a constant term under the key ``1``)."""
+    terms: dict[sympy.Expr, float] = {}
+    for t in e.args:
+        c, x = t.as_coeff_Mul()
+        terms[x] = terms.get(x, 0.0) + _number(c)
+    return terms
+
+
+def _snap(terms: dict[sympy.Expr, float]) -> dict[sympy.Expr, float]:
+    """Coefficients within float noise of 0 dropped and of +-1 made exact."""
+    out = {}
+    for x, k in terms.items():
+        if abs(k) <= _TOLERANCE:
+            continue
+        out[x] = float(np.sign(k)) if abs(abs(k) - 1.0) <= _TOLERANCE else k
+    return out
+
+
+def _linear_cost(terms: dict[sympy.Expr, float]) -> int:
+    """Statements a sum of these terms costs at most, its terms' own cost aside."""
+    if not terms:
+        return 0
+    coefficients = list(terms.values())
+    nonunit = sum(abs(abs(c) - 1.0) > _TOLERANCE for c in coefficients)
+    if len(terms) == 2 and nonunit == 2:
+        return 1 if abs(sum(coefficients) - 1.0) < _TOLERANCE else 2  # (scaled) interp
+    return len(terms) - 1 + nonunit
 
 
 def _clip_form(e: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr] | None:

@@ -59,6 +59,7 @@ def test_match_prints_like_a_call():
     [
         ("lion", {"b1": 0.95, "b2": 0.98, "weight_decay": 0.0, "lr_scale": 3e-5}),
         ("lion", {"b1": 0.5, "b2": 0.9999, "weight_decay": 1.0, "lr_scale": 2.0}),
+        ("lion", {"b1": 0.99, "b2": 0.9, "weight_decay": 1e-3, "lr_scale": 1e-7}),
         ("signum", {"b": 0.99, "lr_scale": 0.5}),
         ("momentum", {"b": 0.5, "lr_scale": 1.0}),
         ("nesterov", {"b": 0.99, "lr_scale": 0.1}),
@@ -452,3 +453,15 @@ def test_library_program_is_recognized_under_random_rewrites(name):
         assert not programs.check(program), program
         assert same_behaviour(original, program)  # the rewrite itself is faithful
         assert_match(recognize(program), expected_name, params)
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARY))
+def test_simplify_undoes_rewrites_and_keeps_the_match(name):
+    rng = np.random.default_rng(100 + sorted(LIBRARY).index(name))
+    original = library.load(name)
+    expected_name, params = LIBRARY[name]
+    for _ in range(2):
+        rewritten = rewrite(original, rng)
+        simplest = programs.simplify(rewritten)
+        assert len(simplest) <= len(original) < len(rewritten), (rewritten, simplest)
+        assert_match(recognize(simplest), expected_name, params)

@@ -274,3 +274,33 @@ def test_simplify_on_random_programs_is_valid_equivalent_and_never_longer():
         assert same_behaviour(base, q, seed=11), (p, q)
         shorter += len(q) < len(base)
     assert shorter > 0  # the random programs do leave room for simplification
+
+
+# --- the numeric check behind simplify ----------------------------------------------------------
+
+
+def _update_program(*lines: str) -> Program:
+    body = "".join(f"  {line}\n" for line in lines)
+    return parse(f"def train(w, g, m, v, lr):\n{body}  update = u * lr\n  return update, m, v\n")
+
+
+def test_same_behaviour_accepts_rewrites_up_to_eps_guards():
+    doubled = _update_program("u = g * 2.0")
+    assert same_behaviour(doubled, _update_program("u = g + g"))
+    sign = _update_program("c = interp(g, m, 0.9)", "u = sign(c)", "m = interp(g, m, 0.99)")
+    guarded = _update_program("c = interp(g, m, 0.9)", "a = abs(c)", "u = c / a",
+                              "m = interp(g, m, 0.99)")
+    assert same_behaviour(sign, guarded) and same_behaviour(sign, guarded, seed=1)
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        ("s = square(g)", "u = sqrt(s)"),  # |g|, not g
+        ("u = clip(g, 3.0)",),  # differs only where |g| > 3
+        ("u = tanh(g)",),
+        ("u = g * 1.001",),
+    ],
+)
+def test_same_behaviour_rejects_what_differs(wrong):
+    assert not same_behaviour(_update_program("u = g * 1.0"), _update_program(*wrong))
