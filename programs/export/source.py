@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-import inspect
 import keyword
 import math
 import re
-from types import ModuleType
+from importlib import resources
 
 from programs.export.prepare import Prepared, prepare
 from programs.ops import EPS, INPUTS, OPS, STATE
@@ -120,10 +119,10 @@ _USAGE = {
 }
 
 
-def _runtime(target: str) -> ModuleType:
-    from programs.export import jax_runtime, torch_runtime
-
-    return jax_runtime if target == "optax" else torch_runtime
+def _runtime_source(target: str) -> str:
+    """The runtime file's text, read as data: writing a torch module must not need torch."""
+    name = "jax_runtime.py" if target == "optax" else "torch_runtime.py"
+    return resources.files("programs.export").joinpath(name).read_text(encoding="utf-8")
 
 
 def _without_docstring(source: str) -> str:
@@ -150,7 +149,7 @@ def _module_names(source: str) -> set[str]:
 
 def reserved_names(target: str) -> frozenset[str]:
     """Names a program variable may not keep in generated code for ``target``."""
-    runtime = _module_names(inspect.getsource(_runtime(target)))
+    runtime = _module_names(_runtime_source(target))
     generated = {"EPS", "_away_from_zero", "train", "optimizer", "Optimizer"}
     return frozenset(
         runtime | generated | set(OPS) | set(dir(builtins)) | set(keyword.kwlist)
@@ -289,7 +288,7 @@ def to_source(program: Program, target: str = "optax") -> str:
         "",
     ]  # fmt: skip
     header[-2] = header[-2][:100]
-    runtime = _without_docstring(inspect.getsource(_runtime(target)))
+    runtime = _without_docstring(_runtime_source(target))
     banner = ["", "", "# --- the program " + "-" * 82, ""]
     body = [*_functions(prepared), *_train(prepared, target), *_entry_point(prepared, target)]
     text = "\n".join(header) + runtime + "\n".join(banner + body) + "\n"

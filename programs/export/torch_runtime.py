@@ -90,7 +90,7 @@ _FOREACH_BINARY: dict[str, Callable[..., Any]] = {
     "div": torch._foreach_div,
     "maximum": torch._foreach_maximum,
     "minimum": torch._foreach_minimum,
-    "pow": torch._foreach_pow,
+    "power": torch._foreach_pow,
 }
 _COMMUTATIVE = frozenset({"add", "mul", "maximum", "minimum"})
 _TAKES_SCALAR_TENSOR = frozenset({"add", "mul", "div"})  # have a (TensorList, Tensor) overload
@@ -106,7 +106,7 @@ def _foreach_binary(name: str, x: Any, y: Any) -> Leaves | None:
             return _foreach_binary(name, y, x)
         if name == "sub" and isinstance(y, Leaves) and isinstance(x, float | int):
             return Leaves(torch._foreach_add(torch._foreach_neg(y.items), x), True)  # exact
-        if name == "pow" and isinstance(y, Leaves) and isinstance(x, float | int):
+        if name == "power" and isinstance(y, Leaves) and isinstance(x, float | int):
             return Leaves(torch._foreach_pow(x, y.items), True)
         return None
     if isinstance(y, Leaves):
