@@ -11,14 +11,14 @@ import pytest
 import programs
 from programs import Program, ProgramError, Statement
 from programs.export import to_optax
-from programs.export.check import (
+from programs.export.jax_runtime import ProgramState
+from programs.export.verify import (
     coverage_programs,
     max_error,
     optax_trajectory,
     reference_trajectory,
     sample_problem,
 )
-from programs.export.jax_runtime import ProgramState
 
 LION = programs.library.load("lion")
 LION_SCALE = 1e-4  # the library's lion multiplies lr by this

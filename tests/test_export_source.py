@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import itertools
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -14,7 +15,8 @@ import pytest
 import programs
 from programs import OPS, Program, ProgramError, Statement
 from programs.export import to_optax, to_source
-from programs.export.check import (
+from programs.export.source import _FUNCTIONS, reserved_names
+from programs.export.verify import (
     coverage_programs,
     max_error,
     optax_trajectory,
@@ -22,7 +24,6 @@ from programs.export.check import (
     sample_problem,
     torch_trajectory,
 )
-from programs.export.source import _FUNCTIONS, reserved_names
 
 _ALLOWED_IMPORTS = {
     "optax": {"collections.abc", "typing", "jax", "jax.numpy", "optax"},
@@ -209,3 +210,15 @@ def test_float_subclass_cannot_smuggle_text() -> None:
 
     text = to_source(Program((Statement("update", "mul", ("g", Sneaky(0.25))),)))
     assert "__import__" not in text and "update = g * 0.25" in text
+
+
+def test_writing_source_imports_neither_jax_nor_torch() -> None:
+    code = (
+        "import sys, programs\n"
+        "from programs.export import to_source\n"
+        "to_source(programs.library.load('lion'), 'torch')\n"
+        "to_source(programs.library.load('lion'), 'optax')\n"
+        "print(sorted(m for m in ('jax', 'torch', 'optax') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

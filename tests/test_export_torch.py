@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 import programs  # noqa: E402
 from programs import ProgramError  # noqa: E402
 from programs.export import to_torch  # noqa: E402
-from programs.export.check import (  # noqa: E402
+from programs.export.verify import (  # noqa: E402
     coverage_programs,
     max_error,
     reference_trajectory,

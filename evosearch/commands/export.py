@@ -70,22 +70,22 @@ def run(args: argparse.Namespace) -> int:
 def check(program, text: str, target: str) -> tuple[int, str]:
     """Import the generated ``text`` and compare it with the reference on a small problem:
     ``(exit status, what happened)``."""
-    from programs.export import check as compare
+    from programs.export import verify
 
     if target == "torch" and importlib.util.find_spec("torch") is None:
         return 0, "not checked: torch is not installed (pip install -e '.[torch]')"
-    params, grads = compare.sample_problem(CHECK_STEPS)
-    expected = compare.reference_trajectory(program, params, grads, lr=1.0)
+    params, grads = verify.sample_problem(CHECK_STEPS)
+    expected = verify.reference_trajectory(program, params, grads, lr=1.0)
     try:
         with tempfile.TemporaryDirectory() as directory:
             module = _import(text, Path(directory) / "evosearch_export_check.py")
             if target == "optax":
-                got = compare.optax_trajectory(module.optimizer(1.0), params, grads)
+                got = verify.optax_trajectory(module.optimizer(1.0), params, grads)
             else:
-                got = compare.torch_trajectory(module.Optimizer, params, grads, lr=1.0)
+                got = verify.torch_trajectory(module.Optimizer, params, grads, lr=1.0)
     except Exception as e:  # whatever breaks, say so instead of writing a broken module
         return 1, f"the module fails to run: {type(e).__name__}: {e}"
-    error = compare.max_error(got, expected)
+    error = verify.max_error(got, expected)
     summary = f"{CHECK_STEPS} steps beside programs.step, largest relative difference {error:.2g}"
     if not error <= CHECK_TOLERANCE:
         return 1, f"the module does not match: {summary} (tolerance {CHECK_TOLERANCE:g})"

@@ -1,4 +1,4 @@
-"""Run an exported optimizer beside the reference on the same small problem.
+"""Verify an exported optimizer: run it beside the reference on the same small problem.
 
 An export that silently differs from the program it came from is worse than no export, so
 ``evosearch export`` runs the module it wrote against :func:`programs.step` before reporting
