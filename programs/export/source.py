@@ -213,8 +213,7 @@ def _functions(prepared: Prepared) -> list[str]:
     return lines
 
 
-def _train(prepared: Prepared, target: str) -> list[str]:
-    names = python_names(prepared.program, reserved_names(target))
+def _train(prepared: Prepared, names: dict[str, str]) -> list[str]:
     lines = [
         "",
         f"def train({', '.join(INPUTS)}):",
@@ -270,6 +269,8 @@ def to_source(program: Program, target: str = "optax") -> str:
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
     prepared = prepare(program)
+    names = python_names(prepared.program, reserved_names(target))
+    renamed = [f"{old} -> {new}" for old, new in names.items() if old != new]
     needs, usage = _USAGE[target]
     header = [
         '"""An optimizer found by evosearch, exported as a standalone module.',
@@ -282,6 +283,8 @@ def to_source(program: Program, target: str = "optax") -> str:
         "",
         *(f"    {line}" if line else "" for line in _escaped(format_program(prepared.program))
           .rstrip("\n").split("\n")),
+        *(["", "Renamed to be plain, unambiguous Python: " + _escaped(", ".join(renamed))]
+          if renamed else []),
         '"""',
         "",
         f"# --- the runtime, shared with evosearch's own {target} export " + "-" * 40,
@@ -290,7 +293,7 @@ def to_source(program: Program, target: str = "optax") -> str:
     header[-2] = header[-2][:100]
     runtime = _without_docstring(_runtime_source(target))
     banner = ["", "", "# --- the program " + "-" * 82, ""]
-    body = [*_functions(prepared), *_train(prepared, target), *_entry_point(prepared, target)]
+    body = [*_functions(prepared), *_train(prepared, names), *_entry_point(prepared, target)]
     text = "\n".join(header) + runtime + "\n".join(banner + body) + "\n"
     ast.parse(text)  # a generator bug must fail here, not in the user's import
     return text
