@@ -1,0 +1,30 @@
+"""Scoring program texts: one bad program never costs the others their scores."""
+
+from __future__ import annotations
+
+from evosearch.numpy_suite import WORST_FITNESS, NumpySuite
+from evosearch.suites import describe, evaluate_texts
+from programs import format, library
+
+SUITE = NumpySuite()
+
+
+def test_a_raising_or_unparsable_program_fails_alone():
+    good = format(library.load("lion"))
+    invalid = "def train(w, g, m, v, lr):\n  u = lr * 2.0\n  return u, m, v\n"  # no g, scalar
+    scores = evaluate_texts(SUITE, [(good, 0), (invalid, 0), ("def nonsense(", 1), (good, 1)],
+                            WORST_FITNESS)
+    assert [s.failed for s in scores] == [False, True, True, False]
+    assert "evaluation raised ValueError" in scores[1].error
+    assert "invalid program" in scores[1].error
+    assert "unparsable program text" in scores[2].error
+    assert scores[1].fitness == scores[2].fitness == WORST_FITNESS
+    alone = evaluate_texts(SUITE, [(good, 0), (good, 1)], WORST_FITNESS)
+    assert [s.fitness for s in alone] == [scores[0].fitness, scores[3].fitness]
+
+
+def test_describe_reports_stages_and_the_baseline():
+    info = describe(SUITE, baselines=True)
+    assert info.stage_names == ("lsq", "logreg")
+    adamw = SUITE.evaluate([library.load("adamw")], 1)[0]
+    assert info.baselines[1].fitness == adamw.fitness and info.worst_fitness == WORST_FITNESS
