@@ -157,9 +157,15 @@ class ExecutorSettings:
     """Where evaluations run and how many are in flight."""
 
     backend: str = _doc(
-        "local", "'local': a pool of single-threaded worker processes; 'inprocess': the driver"
+        "local", "'local': a pool of single-threaded worker processes; 'inprocess': the driver; "
+        "'ray': actors on a Ray cluster (docs/cluster.md)"
     )
-    workers: int = _doc(0, "local worker processes (0: one per core)")
+    workers: int = _doc(0, "local worker processes or Ray actors (0: one per core of the machine, "
+                        "or of the Ray cluster)")
+    address: str = _doc(
+        "", "ray only: 'auto' joins the cluster started here with `ray start`, HOST:PORT joins "
+        "that head node, '' starts Ray on this machine for this search"
+    )
     batch_size: int = _doc(4, "programs per batch sent to a worker")
     in_flight: int = _doc(
         4, "batches submitted and not yet consumed; it shapes the trajectory, so it is a "
@@ -209,6 +215,7 @@ RESUMABLE: frozenset[str] = frozenset(
         "search.meta_validate",
         "executor.backend",
         "executor.workers",
+        "executor.address",
         "checkpoint.every_evaluations",
         "checkpoint.every_seconds",
         "progress.interval_seconds",
@@ -253,8 +260,8 @@ def _validate(c: Config) -> None:
     need(c.restart.source in ("best", "initial"), "restart.source",
          f"must be 'best' or 'initial', got {c.restart.source!r}")
     x = c.executor
-    need(x.backend in ("local", "inprocess"), "executor.backend",
-         f"must be 'local' or 'inprocess', got {x.backend!r}")
+    need(x.backend in ("local", "inprocess", "ray"), "executor.backend",
+         f"must be 'local', 'inprocess' or 'ray', got {x.backend!r}")
     need(x.workers >= 0, "executor.workers", "must be >= 0")
     need(x.batch_size >= 1, "executor.batch_size", "must be at least 1")
     need(x.in_flight >= 1, "executor.in_flight", "must be at least 1")

@@ -23,6 +23,10 @@ def make_executor(settings: ExecutorSettings, suite: str) -> Executor:
         from evosearch.backends.local import LocalPool
 
         return LocalPool(suite, settings.workers)
+    if settings.backend == "ray":
+        from evosearch.backends.ray import RayExecutor  # imports ray: only when asked for
+
+        return RayExecutor(suite, settings.workers, settings.address)
     raise ValueError(f"unknown backend {settings.backend!r}")
 
 

@@ -9,6 +9,7 @@ minute), ``--set section.key=value`` overrides one setting, ``--resume`` continu
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the search saved in --out")
     parser.add_argument("--seed", type=int, help="random seed (same as --set search.seed=N)")
+    parser.add_argument("--backend", choices=("local", "inprocess", "ray"),
+                        help="where evaluations run (same as --set executor.backend=NAME)")
+    parser.add_argument("--address", metavar="auto|HOST:PORT",
+                        help="with --backend ray: join a running Ray cluster ('auto': the one "
+                             "started here with `ray start`); default: start Ray for this search")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",
                         help="override a setting, e.g. --set evolution.population=64 (repeatable)")
@@ -47,6 +53,14 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.seed is not None:
         overrides.append(f"search.seed={args.seed}")
+    if args.address is not None and args.backend not in (None, "ray"):
+        print(f"evosearch search: error: --address is for --backend ray, not {args.backend}",
+              file=sys.stderr)
+        return 2
+    if args.backend is not None or args.address is not None:
+        overrides.append(f"executor.backend={args.backend or 'ray'}")
+    if args.address is not None:
+        overrides.append(f"executor.address={json.dumps(args.address)}")
     try:
         if args.resume:
             if not args.out:
