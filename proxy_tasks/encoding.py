@@ -1,24 +1,32 @@
 """A program as integer and float arrays, for an interpreter compiled once.
 
 Why arrays: one compiled training loop must run any program, so the program is data to it, not
-code. Why this particular layout: on a 2-core CPU an optimizer statement over 74k parameters is
-a pass over memory (~30 us), so what matters is touching as few full-size vectors as possible:
+code. Why this particular layout: on a 2-core CPU a statement over 74k parameters is a few
+passes over memory (~30 us each; dispatch is ~0.3 us), so what matters is how many full-size
+vectors a step reads and writes:
 
-* Values come in two representations. *Full* values are parameter-sized vectors (``w``, ``g``,
-  ``m``, ``v``, everything computed from them, and reductions broadcast back, as
+* Values come in three representations. *Full* values are parameter-sized rows of a register
+  file (``g``, ``m``, ``v``, everything computed from them, and reductions broadcast back, as
   :func:`programs.reference.step` computes ``norm``). *Uniform* values are single numbers
-  (``lr``, constants, and anything computed from those alone).
+  (``lr``, constants, and anything computed from those alone). The *weights* ``w`` stay the
+  model's own tensors, outside the register file, so the model reads them without copies.
 * Uniform statements depend only on ``lr`` and constants, never on a full value (a reduction's
   result is stored full), so they form a *scalar prologue*: the interpreter evaluates them once
-  per training run for every step's ``lr`` at once, before the step loop, and a step reads
-  step ``t``'s row. Constants are written once, never per step.
-* Full statements form the *tensor program*, run every step. Each one names a *branch*: the
-  function together with which of its arguments are full (register rows) and which uniform
-  (scalars of this step), so a uniform argument costs nothing and the branch reads its rows
-  itself (XLA fuses the reads into the function).
-* Registers are allocated by liveness, with the new state preferring its own slot, so a step
-  writes few rows and copies state only when it must. The step ends with ``w = w - update`` and
-  the state moves, encoded as ordinary statements.
+  per training run for every step's ``lr`` at once, before the step loop. Constants are written
+  once, never per step.
+* Full statements form the *tensor program*, run every step. Each names a *branch*: the
+  function together with the kind of each argument, so a uniform argument costs nothing and the
+  branch reads its rows itself (XLA fuses the reads into the function).
+* A peephole folds ``x * s`` (``s`` uniform) into its only reader when that reader is ``add``,
+  ``sub`` or the weight update: arguments of kind *scaled* (a row times a slot) and *scaled
+  weights*. Weight decay (``u + w * wd``) and ``update * lr`` then cost no statement.
+* The step ends with the state moves (encoded as statements, usually none: the new state
+  prefers its own row) and the weight update ``w -= row[update_row] * slot[update_slot]``,
+  which the interpreter runs outside the switch, in place.
+* Reductions split the tensor program into phases (see :mod:`proxy_tasks.interpreter`, which
+  runs statements chunk by chunk).
+* Registers are allocated by liveness. The weights are copied into a row only if a function
+  other than ``add``/``sub``/the update reads them.
 
 Only live code is encoded (:func:`programs.remove_dead_code`): dead statements cost nothing.
 Arrays are padded to a fixed :class:`Capacity`; the interpreter loops over the real length.
@@ -36,25 +44,30 @@ from programs.analysis import check, remove_dead_code
 from programs.ops import OP_NAMES, OPS, ArgKind
 from programs.program import Program, ProgramError
 
-FULL, UNIFORM = "F", "U"
+FULL, UNIFORM, SCALED, WEIGHTS, SCALED_WEIGHTS = "F", "U", "S", "W", "X"
+"""Argument kinds: a row; a slot; a row times a slot; the weights; the weights times a slot."""
+ARG_WIDTH: dict[str, int] = {FULL: 1, UNIFORM: 1, SCALED: 2, WEIGHTS: 0, SCALED_WEIGHTS: 1}
+"""How many indices each argument kind takes in ``tensor_args``."""
+ARGS_PER_STATEMENT = 4
 
-# Reductions whose result is stored full: per-tensor ``norm`` varies over tensors; the global
-# ones are stored broadcast so that nothing uniform ever depends on a full value.
-_FULL_RESULT = frozenset({"norm", "global_norm", "dot", "cosine_sim"})
+REDUCTIONS = frozenset({"norm", "global_norm", "dot", "cosine_sim", "clip_by_global_norm"})
+"""Functions that sum over whole vectors: each starts a phase (see :mod:`proxy_tasks.interpreter`).
+Their results are stored full (broadcast), so that nothing uniform depends on a full value."""
+_SCALABLE = frozenset({"add", "sub"})
 
-COPY, SPLAT = "copy", "splat"
-"""Pseudo-functions of the tensor program: ``copy`` a row; ``splat`` a uniform value into a row."""
+COPY, SPLAT, LOAD_WEIGHTS = "copy", "splat", "load_weights"
+"""Pseudo-functions: copy a row; write a uniform value into a row; copy the weights into a row."""
 
-REG_W, REG_G, REG_M, REG_V = 0, 1, 2, 3
-"""The input rows of the register file; ``m`` and ``v`` rows hold the state between steps."""
-N_INPUT_ROWS = 4
+REG_G, REG_M, REG_V = 0, 1, 2
+"""The input rows of the register file; the ``m`` and ``v`` rows carry the state across steps."""
+N_INPUT_ROWS = 3
 SLOT_LR = 0
 """The scalar slot that holds the step's learning rate; constants and uniform results follow."""
 
 
 @dataclass(frozen=True)
 class Branch:
-    """One case of the tensor program's switch: a function and which arguments are full."""
+    """One case of the tensor program's switch: a function and the kind of each argument."""
 
     op: str
     pattern: tuple[str, ...]
@@ -65,14 +78,19 @@ class Branch:
 
 
 def _tensor_branches() -> tuple[Branch, ...]:
-    branches: list[Branch] = [Branch(COPY, (FULL,)), Branch(SPLAT, (UNIFORM,))]
+    branches: list[Branch] = [
+        Branch(COPY, (FULL,)), Branch(SPLAT, (UNIFORM,)), Branch(LOAD_WEIGHTS, (WEIGHTS,)),
+    ]
     for name in OP_NAMES:
         op = OPS[name]
         if op.arity == 0:
             continue  # constants are uniform
-        choices = [(FULL,) if k is ArgKind.TENSOR else (FULL, UNIFORM) for k in op.arg_kinds]
+        if name in _SCALABLE:
+            choices = [(SCALED, SCALED_WEIGHTS, UNIFORM)] * op.arity
+        else:
+            choices = [(FULL,) if k is ArgKind.TENSOR else (FULL, UNIFORM) for k in op.arg_kinds]
         for pattern in itertools.product(*choices):
-            if FULL in pattern:
+            if any(kind != UNIFORM for kind in pattern):
                 branches.append(Branch(name, pattern))
     return tuple(branches)
 
@@ -82,6 +100,13 @@ TENSOR_BRANCHES: tuple[Branch, ...] = _tensor_branches()
 BRANCH_ID: dict[tuple[str, tuple[str, ...]], int] = {
     (b.op, b.pattern): i for i, b in enumerate(TENSOR_BRANCHES)
 }
+REDUCE_BRANCHES: tuple[Branch | None, ...] = (None,) + tuple(
+    b for b in TENSOR_BRANCHES if b.op in REDUCTIONS
+)
+"""The whole-vector sums of each reduction branch; id 0: a phase that starts with no reduction."""
+REDUCE_ID: dict[tuple[str, tuple[str, ...]], int] = {
+    (b.op, b.pattern): i for i, b in enumerate(REDUCE_BRANCHES) if b is not None
+}
 SCALAR_OP_ID: dict[str, int] = {name: i for i, name in enumerate(OP_NAMES)}
 """Scalar-prologue function ids: the order of :data:`programs.ops.OP_NAMES`."""
 
@@ -90,12 +115,14 @@ SCALAR_OP_ID: dict[str, int] = {name: i for i, name in enumerate(OP_NAMES)}
 class Capacity:
     """The array shapes of one compile: statement and register bounds.
 
-    ``tensor_statements``/``rows`` bound the tensor program and its register file (rows are
-    parameter-sized vectors); ``scalar_statements``/``scalar_slots`` bound the prologue.
+    ``tensor_statements``/``rows``/``phases`` bound the tensor program, its register file (rows
+    are parameter-sized vectors) and its reductions (each starts a phase);
+    ``scalar_statements``/``scalar_slots`` bound the prologue.
     """
 
     tensor_statements: int
     rows: int
+    phases: int
     scalar_statements: int
     scalar_slots: int
 
@@ -103,14 +130,15 @@ class Capacity:
         return (
             e.n_tensor <= self.tensor_statements
             and e.n_rows <= self.rows
+            and e.n_phases <= self.phases
             and e.n_scalar <= self.scalar_statements
             and e.n_slots <= self.scalar_slots
         )
 
 
 CAPACITIES: tuple[Capacity, ...] = (
-    Capacity(tensor_statements=32, rows=12, scalar_statements=32, scalar_slots=48),
-    Capacity(tensor_statements=96, rows=40, scalar_statements=96, scalar_slots=160),
+    Capacity(tensor_statements=32, rows=12, phases=8, scalar_statements=32, scalar_slots=48),
+    Capacity(tensor_statements=96, rows=40, phases=32, scalar_statements=96, scalar_slots=160),
 )
 """The capacities programs are padded to, smallest first: a program uses the first that fits,
 so a task compiles at most ``len(CAPACITIES)`` times. The small one holds every library
@@ -126,8 +154,11 @@ class EncodedProgram:
     :data:`programs.ops.OP_NAMES`) of slots ``scalar_args[k]`` into slot ``scalar_target[k]``.
     ``slot_init`` holds each slot's value before the prologue (constants; the lr slot is filled
     per step). Tensor program: statement ``k`` runs branch ``tensor_branch[k]`` of
-    :data:`TENSOR_BRANCHES` on ``tensor_args[k]`` (a row for a full argument, a slot for a
-    uniform one) into row ``tensor_target[k]``.
+    :data:`TENSOR_BRANCHES` on ``tensor_args[k]`` (per argument, :data:`ARG_WIDTH` indices:
+    rows and slots) into row ``tensor_target[k]``. Phase ``p`` runs statements
+    ``phase_start[p]`` to ``phase_start[p + 1]``; the first is the reduction
+    ``reduce_branch[p]`` of :data:`REDUCE_BRANCHES` (0: none). Then ``w -= row[update_row] *
+    slot[update_slot]``.
     """
 
     scalar_op: np.ndarray
@@ -137,6 +168,10 @@ class EncodedProgram:
     tensor_branch: np.ndarray
     tensor_args: np.ndarray
     tensor_target: np.ndarray
+    phase_start: np.ndarray
+    reduce_branch: np.ndarray
+    update_row: int
+    update_slot: int
     n_rows: int
 
     @property
@@ -150,6 +185,10 @@ class EncodedProgram:
     @property
     def n_slots(self) -> int:
         return len(self.slot_init)
+
+    @property
+    def n_phases(self) -> int:
+        return len(self.reduce_branch)
 
     def padded(self, capacity: Capacity) -> dict[str, np.ndarray]:
         """The arrays at ``capacity``'s shapes, plus the real lengths (what the interpreter
@@ -172,6 +211,10 @@ class EncodedProgram:
             "tensor_args": pad(self.tensor_args, capacity.tensor_statements),
             "tensor_target": pad(self.tensor_target, capacity.tensor_statements),
             "n_tensor": np.int32(self.n_tensor),
+            "phase_start": pad(self.phase_start, capacity.phases + 1),
+            "reduce_branch": pad(self.reduce_branch, capacity.phases),
+            "n_phases": np.int32(self.n_phases),
+            "update": np.array([self.update_row, self.update_slot], np.int32),
         }
 
     def capacity(self) -> Capacity:
@@ -182,8 +225,9 @@ class EncodedProgram:
         biggest = CAPACITIES[-1]
         raise ProgramError(
             f"program too large to evaluate: {self.n_tensor} tensor statements, {self.n_rows} "
-            f"live rows, {self.n_scalar} scalar statements, {self.n_slots} scalar slots after "
-            f"dead-code removal (at most {biggest.tensor_statements}, {biggest.rows}, "
+            f"live rows, {self.n_phases} phases (reductions), {self.n_scalar} scalar "
+            f"statements, {self.n_slots} scalar slots after dead-code removal (at most "
+            f"{biggest.tensor_statements}, {biggest.rows}, {biggest.phases}, "
             f"{biggest.scalar_statements}, {biggest.scalar_slots})"
         )
 
@@ -198,9 +242,17 @@ class EncodedProgram:
         for b, args, tgt in zip(self.tensor_branch, self.tensor_args, self.tensor_target,
                                 strict=True):
             br = TENSOR_BRANCHES[b]
-            parts = [("r" if k == FULL else "s") + str(a)
-                     for k, a in zip(br.pattern, args, strict=False)]
+            parts, i = [], 0
+            for kind in br.pattern:
+                idx = args[i : i + ARG_WIDTH[kind]]
+                i += ARG_WIDTH[kind]
+                parts.append({FULL: f"r{idx[0] if len(idx) else ''}",
+                              UNIFORM: f"s{idx[0] if len(idx) else ''}",
+                              SCALED: f"r{idx[0]}*s{idx[-1]}" if len(idx) else "",
+                              WEIGHTS: "w",
+                              SCALED_WEIGHTS: f"w*s{idx[0]}" if len(idx) else ""}[kind])
             lines.append(f"r{tgt} = {br.op}({', '.join(parts)})")
+        lines.append(f"w -= r{self.update_row} * s{self.update_slot}")
         return "\n".join(lines)
 
 
@@ -209,10 +261,11 @@ class EncodedProgram:
 
 @dataclass
 class _Value:
-    """One SSA value of the program: an input, a constant, or a statement's result."""
+    """One SSA value: an input, a constant, a statement's result, or the weights' row."""
 
-    kind: str  # FULL or UNIFORM
-    last_use: int = -1  # index into the tensor program (len = end of step), -1 if unused there
+    kind: str  # FULL, UNIFORM or WEIGHTS
+    last_use: int = -1  # last tensor statement reading its row (the end of the step: len)
+    scaled: tuple[int, int] | None = None  # folded ``base * scale``: (base, scale) value ids
 
 
 def encode(program: Program) -> EncodedProgram:
@@ -222,148 +275,211 @@ def encode(program: Program) -> EncodedProgram:
     problems = check(program)
     if problems:
         raise ProgramError("invalid program: " + "; ".join(map(str, problems)))
-    program = remove_dead_code(program)
+    return _Encoder(remove_dead_code(program)).encode()
 
-    # SSA values: inputs, then one per constant and per statement.
-    values: list[_Value] = []
-    env: dict[str, int] = {}
-    for name in ("w", "g", "m", "v"):
-        env[name] = len(values)
-        values.append(_Value(FULL))
-    env["lr"] = len(values)
-    values.append(_Value(UNIFORM))
-    input_row = {env[n]: r for n, r in zip("wgmv", (REG_W, REG_G, REG_M, REG_V), strict=True)}
 
-    slot_of: dict[int, int] = {env["lr"]: SLOT_LR}
-    slot_init: list[float] = [0.0]
-    const_value: dict[float, int] = {}
+class _Encoder:
+    """SSA values, the scalar prologue, the peephole, then rows by liveness (see the module
+    docstring). One instance encodes one program."""
 
-    def constant(c: float) -> int:
+    def __init__(self, program: Program) -> None:
+        self.values: list[_Value] = []
+        self.slot_of: dict[int, int] = {}
+        self.slot_init: list[float] = []
+        self.constants: dict[float, int] = {}
+        self.scalar_code: list[tuple[int, list[int], int]] = []
+        self.statements: list[tuple[str, list[int], int]] = []  # full: (op, args, result)
+        env = {name: self.new(kind) for name, kind in
+               (("w", WEIGHTS), ("g", FULL), ("m", FULL), ("v", FULL), ("lr", UNIFORM))}
+        self.w, self.g, self.m, self.v = env["w"], env["g"], env["m"], env["v"]
+        self.give_slot(env["lr"], 0.0)  # slot 0 = SLOT_LR
+        for st in program.statements:
+            args = [env[a] if isinstance(a, str) else self.constant(a) for a in st.args]
+            kinds = {self.values[a].kind for a in args}
+            full = st.op in REDUCTIONS or FULL in kinds or WEIGHTS in kinds
+            vid = self.new(FULL if full else UNIFORM)
+            if full:
+                self.statements.append((st.op, args, vid))
+            else:
+                self.give_slot(vid, 0.0)
+                self.scalar_code.append(
+                    (SCALAR_OP_ID[st.op], [self.slot_of[a] for a in args], self.slot_of[vid]))
+            env[st.target] = vid
+        self.update, self.m_out, self.v_out = (env[name] for name in program.outputs)
+        self.w_row = self.new(FULL)  # the weights copied into a row, if some function needs it
+
+    # --- values and slots ---------------------------------------------------------------------
+    def new(self, kind: str) -> int:
+        self.values.append(_Value(kind))
+        return len(self.values) - 1
+
+    def give_slot(self, vid: int, init: float) -> None:
+        self.slot_of[vid] = len(self.slot_init)
+        self.slot_init.append(init)
+
+    def constant(self, c: float) -> int:
         key = float(np.float32(c))
-        if key not in const_value:
-            vid = len(values)
-            values.append(_Value(UNIFORM))
-            const_value[key] = vid
-            slot_of[vid] = len(slot_init)
-            slot_init.append(key)
-        return const_value[key]
+        if key not in self.constants:
+            vid = self.new(UNIFORM)
+            self.constants[key] = vid
+            self.give_slot(vid, key)
+        return self.constants[key]
 
-    scalar_stmts: list[tuple[int, list[int], int]] = []  # (op id, arg slots, target slot)
-    tensor_stmts: list[tuple[str, list[int], int]] = []  # (op, arg value ids, target value id)
-    for s in program.statements:
-        arg_ids = [env[a] if isinstance(a, str) else constant(a) for a in s.args]
-        kinds = [values[a].kind for a in arg_ids]
-        full = s.op in _FULL_RESULT or FULL in kinds
-        vid = len(values)
-        values.append(_Value(FULL if full else UNIFORM))
-        if full:
-            tensor_stmts.append((s.op, arg_ids, vid))
-        else:
-            slot_of[vid] = len(slot_init)
-            slot_init.append(0.0)
-            scalar_stmts.append((SCALAR_OP_ID[s.op], [slot_of[a] for a in arg_ids], slot_of[vid]))
-        env[s.target] = vid
+    # --- the peephole --------------------------------------------------------------------------
+    def fold_scalings(self) -> list[tuple[str, list[int], int]]:
+        """Drop ``x = base * s`` whose only reader is an add/sub or the weight update."""
+        readers: dict[int, list[str]] = {}
+        for op, args, _ in self.statements:
+            for a in args:
+                readers.setdefault(a, []).append(op)
+        for vid, role in ((self.update, "update"), (self.m_out, "state"), (self.v_out, "state")):
+            readers.setdefault(vid, []).append(role)
+        kept = []
+        for op, args, vid in self.statements:
+            kinds = [self.values[a].kind for a in args]
+            users = readers.get(vid, [])
+            if op == "mul" and sorted(kinds) in ([FULL, UNIFORM], [UNIFORM, WEIGHTS]) \
+                    and len(users) == 1 and users[0] in ("add", "sub", "update"):
+                base = args[0] if kinds[0] != UNIFORM else args[1]
+                scale = args[1] if kinds[0] != UNIFORM else args[0]
+                if not (users[0] == "update" and self.values[base].kind == WEIGHTS):
+                    self.values[vid].scaled = (base, scale)
+                    continue
+            kept.append((op, args, vid))
+        return kept
 
-    out_update, out_m, out_v = (env[name] for name in program.outputs)
-    return _allocate(values, input_row, slot_of, slot_init, scalar_stmts, tensor_stmts,
-                     (out_update, out_m, out_v))
+    # --- rows -----------------------------------------------------------------------------------
+    def encode(self) -> EncodedProgram:
+        code = self.fold_scalings()
+        values, end = self.values, len(code)
 
+        def resolve(a: int, op: str) -> int:
+            """The value whose row (or weights) argument ``a`` of ``op`` reads."""
+            folded = values[a].scaled
+            if folded is not None:
+                a = folded[0]
+            if values[a].kind == WEIGHTS and op not in _SCALABLE:
+                return self.w_row
+            return a
 
-def _allocate(
-    values: list[_Value],
-    input_row: dict[int, int],
-    slot_of: dict[int, int],
-    slot_init: list[float],
-    scalar_stmts: list[tuple[int, list[int], int]],
-    tensor_stmts: list[tuple[str, list[int], int]],
-    outputs: tuple[int, int, int],
-) -> EncodedProgram:
-    """Assign rows to full values by liveness and append the end-of-step statements."""
-    end = len(tensor_stmts)
-    for k, (_, args, _) in enumerate(tensor_stmts):
-        for a in args:
-            if values[a].kind == FULL:
-                values[a].last_use = k
-    w_id = next(v for v, r in input_row.items() if r == REG_W)
-    update, m_out, v_out = outputs
-    for vid in (w_id, update, m_out, v_out):
-        if values[vid].kind == FULL:
-            values[vid].last_use = end  # read by the end-of-step statements
+        for k, (op, args, _) in enumerate(code):
+            for a in args:
+                values[resolve(a, op)].last_use = k
+        update = values[self.update].scaled[0] if values[self.update].scaled else self.update
+        finals = [resolve(self.m_out, "state"), resolve(self.v_out, "state"), update]
+        for vid in finals:
+            values[vid].last_use = end
 
-    row_of: dict[int, int] = dict(input_row)
-    holder: dict[int, int | None] = {r: v for v, r in input_row.items()}  # row -> value
-    # The state's new value prefers its own row, so that it need not be copied at the end.
-    reserved: dict[int, int] = {}
-    for out, row in ((m_out, REG_M), (v_out, REG_V)):
-        if values[out].kind == FULL and out not in reserved.values():
-            reserved[row] = out
+        holder: dict[int, int | None] = {REG_G: self.g, REG_M: self.m, REG_V: self.v}
+        row_of = {self.g: REG_G, self.m: REG_M, self.v: REG_V}
+        reserved: dict[int, int] = {}  # the new state prefers its own row: no copy at the end
+        for vid, row in ((finals[0], REG_M), (finals[1], REG_V)):
+            if values[vid].kind == FULL and vid not in reserved.values():
+                reserved[row] = vid
 
-    def new_row() -> int:
-        return max(holder) + 1
+        def take_row(vid: int, k: int, dying_here: bool) -> int:
+            free = sorted(r for r, v in holder.items() if v is None
+                          or values[v].last_use < k or (dying_here and values[v].last_use == k))
+            mine = [r for r in free if reserved.get(r) == vid]
+            general = [r for r in free if r not in reserved]
+            row = mine[0] if mine else general[0] if general else max(holder) + 1
+            holder[row] = vid
+            row_of[vid] = row
+            return row
 
-    def take_row(vid: int, k: int) -> int:
-        """A row for ``vid`` defined by statement ``k`` (whose arguments may die there)."""
-        free = sorted(
-            r for r, v in holder.items()
-            if r != REG_W and (v is None or values[v].last_use <= k)
+        out: list[tuple[int, list[int], int]] = []
+        one = None
+
+        def operands(op: str, args: list[int]) -> tuple[tuple[str, ...], list[int]]:
+            nonlocal one
+            kinds, where = [], []
+            for a in args:
+                v = values[a]
+                if op in _SCALABLE and v.kind != UNIFORM:
+                    base, scale = v.scaled if v.scaled else (a, None)
+                    if scale is None:
+                        one = self.constant(1.0) if one is None else one
+                        scale = one
+                    if values[base].kind == WEIGHTS:
+                        kinds.append(SCALED_WEIGHTS)
+                        where += [self.slot_of[scale]]
+                    else:
+                        kinds.append(SCALED)
+                        where += [row_of[base], self.slot_of[scale]]
+                elif v.kind == UNIFORM:
+                    kinds.append(UNIFORM)
+                    where.append(self.slot_of[a])
+                else:
+                    kinds.append(FULL)
+                    where.append(row_of[resolve(a, op)])
+            return tuple(kinds), where
+
+        def load_weights(k: int) -> None:
+            if self.w_row not in row_of:
+                out.append((BRANCH_ID[(LOAD_WEIGHTS, (WEIGHTS,))], [],
+                            take_row(self.w_row, k, dying_here=False)))
+
+        for k, (op, args, vid) in enumerate(code):
+            if any(resolve(a, op) == self.w_row for a in args):
+                load_weights(k)
+            kinds, where = operands(op, args)
+            out.append((BRANCH_ID[(op, kinds)], where, take_row(vid, k, dying_here=True)))
+
+        # End of step: the m and v rows receive the new state (a value that a later final still
+        # reads is first saved to a spare row), then the weight update reads its row.
+        if self.w_row in finals:
+            load_weights(end)
+        for i, (vid, row) in enumerate(((finals[0], REG_M), (finals[1], REG_V))):
+            if holder.get(row) == vid:
+                continue  # already in place
+            later = {f for f in finals[i + 1:] if values[f].kind == FULL}
+            current = holder.get(row)
+            if current is not None and current in later:
+                busy = {row_of[f] for f in later} | {REG_M, REG_V}
+                spare = next((r for r in sorted(holder) if r not in busy), max(holder) + 1)
+                out.append((BRANCH_ID[(COPY, (FULL,))], [row], spare))
+                holder[spare] = current
+                row_of[current] = spare
+            if values[vid].kind == UNIFORM:
+                out.append((BRANCH_ID[(SPLAT, (UNIFORM,))], [self.slot_of[vid]], row))
+            else:
+                out.append((BRANCH_ID[(COPY, (FULL,))], [row_of[vid]], row))
+            holder[row] = vid
+        scale = values[self.update].scaled[1] if values[self.update].scaled else None
+        if scale is None:
+            scale = one = self.constant(1.0) if one is None else one
+        n_rows = max(max(holder) + 1, N_INPUT_ROWS)
+        # Each reduction starts a phase (its sums need every chunk of its arguments).
+        phase_start, reduce_branch = [0], [0]
+        for k, (branch, _, _) in enumerate(out):
+            b = TENSOR_BRANCHES[branch]
+            if b.op in REDUCTIONS:
+                if k > 0:
+                    phase_start.append(k)
+                    reduce_branch.append(0)
+                reduce_branch[-1] = REDUCE_ID[(b.op, b.pattern)]
+        phase_start.append(len(out))
+
+        def table(rows: list[list[int]], width: int) -> np.ndarray:
+            arr = np.zeros((len(rows), width), np.int32)
+            for i, r in enumerate(rows):
+                arr[i, : len(r)] = r
+            return arr
+
+        return EncodedProgram(
+            scalar_op=np.array([c[0] for c in self.scalar_code], np.int32),
+            scalar_args=table([c[1] for c in self.scalar_code], 3),
+            scalar_target=np.array([c[2] for c in self.scalar_code], np.int32),
+            slot_init=np.array(self.slot_init, np.float32),
+            tensor_branch=np.array([c[0] for c in out], np.int32),
+            tensor_args=table([c[1] for c in out], ARGS_PER_STATEMENT),
+            tensor_target=np.array([c[2] for c in out], np.int32),
+            phase_start=np.array(phase_start, np.int32),
+            reduce_branch=np.array(reduce_branch, np.int32),
+            update_row=row_of[update],
+            update_slot=self.slot_of[scale],
+            n_rows=n_rows,
         )
-        mine = [r for r in free if reserved.get(r) == vid]
-        general = [r for r in free if r not in reserved]
-        row = mine[0] if mine else general[0] if general else new_row()
-        holder[row] = vid
-        row_of[vid] = row
-        return row
-
-    code: list[tuple[int, list[int], int]] = []
-
-    def operands(args: list[int]) -> tuple[tuple[str, ...], list[int]]:
-        pattern = tuple(values[a].kind for a in args)
-        where = [row_of[a] if kind == FULL else slot_of[a]
-                 for kind, a in zip(pattern, args, strict=True)]
-        return pattern, where
-
-    for k, (op, args, vid) in enumerate(tensor_stmts):
-        pattern, where = operands(args)
-        code.append((BRANCH_ID[(op, pattern)], where, take_row(vid, k)))
-
-    # End of step, in order: w = w - update, then the m and v rows receive the new state. A
-    # value that a later end statement reads is saved to a spare row before its row is written.
-    finals: list[tuple[str, list[int], int]] = [("sub", [w_id, update], REG_W)]
-    for out, row in ((m_out, REG_M), (v_out, REG_V)):
-        finals.append((SPLAT if values[out].kind == UNIFORM else COPY, [out], row))
-    for i, (op, args, row) in enumerate(finals):
-        if op == COPY and holder.get(row) == args[0]:
-            continue  # already in place
-        needed_later = {a for _, later_args, _ in finals[i + 1:] for a in later_args
-                        if values[a].kind == FULL}
-        current = holder.get(row)
-        if current is not None and current in needed_later:
-            busy = {row_of[a] for a in needed_later} | {REG_W, REG_M, REG_V}
-            spare = next((r for r in sorted(holder) if r not in busy), new_row())
-            code.append((BRANCH_ID[(COPY, (FULL,))], [row], spare))
-            holder[spare] = current
-            row_of[current] = spare
-        pattern, where = operands(args)
-        code.append((BRANCH_ID[(op, pattern)], where, row))
-        holder[row] = None if op == "sub" else args[0]
-    n_rows = max(max(holder) + 1, N_INPUT_ROWS)
-
-    def table(rows: list[list[int]], width: int) -> np.ndarray:
-        out = np.zeros((len(rows), width), np.int32)
-        for i, r in enumerate(rows):
-            out[i, : len(r)] = r
-        return out
-
-    return EncodedProgram(
-        scalar_op=np.array([s[0] for s in scalar_stmts], np.int32),
-        scalar_args=table([s[1] for s in scalar_stmts], 3),
-        scalar_target=np.array([s[2] for s in scalar_stmts], np.int32),
-        slot_init=np.array(slot_init, np.float32),
-        tensor_branch=np.array([c[0] for c in code], np.int32),
-        tensor_args=table([c[1] for c in code], 3),
-        tensor_target=np.array([c[2] for c in code], np.int32),
-        n_rows=n_rows,
-    )
 
 
 def encode_batch(programs: Sequence[Program]) -> list[EncodedProgram]:

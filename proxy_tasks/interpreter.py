@@ -1,53 +1,95 @@
 """The compiled interpreter: runs an encoded program (:mod:`proxy_tasks.encoding`) in jax.
 
 The functions of the language come from :data:`programs.ops.OPS` (their ``array`` forms with
-``jax.numpy`` as ``xp``): nothing here re-implements them. Two pieces:
+``jax.numpy`` as ``xp``); nothing here re-implements them. Three pieces:
 
 * :func:`scalar_prologue` evaluates the uniform statements for every step of a run at once
   (columns of a ``(steps, slots)`` table), before the step loop.
-* :func:`tensor_program` runs the full statements of one step on the register file
-  ``rows`` (``(rows, n_params)``): a ``lax.fori_loop`` over the program's real length whose body
-  is a ``lax.switch`` on the statement's branch. The branch index is never batched in the
-  per-program layout, so the switch stays a real conditional that runs one function, and each
-  branch reads its own argument rows, which XLA fuses into the function.
+* :func:`tensor_step` runs one step's full statements and the weight update. A statement is a
+  ``lax.switch`` on its branch (never batched in the per-program layout, so only the chosen
+  function runs); each branch reads its own arguments, which XLA fuses into the function.
+* Statements run **chunk by chunk**: for each chunk of ``chunk`` parameters, every statement
+  of the phase, then the weight update of that chunk. Measured on the 2-core CPU: a statement
+  over 74k parameters makes ~5 passes over vectors that do not fit in L2 (~70 us); chunks of
+  2048 keep a statement's temporaries in L1/L2 and cut the optimizer's cost 3-4x.
+
+Reductions (``norm``, ``global_norm``, ``dot``, ``cosine_sim``, ``clip_by_global_norm``) need
+whole vectors, so they split the program into *phases*, each starting at a reduction. Before a
+phase, one full pass evaluates the reduction's function from the table with a *recording*
+backend that keeps the sums it asks for; the chunked pass then evaluates the same function
+with a *replay* backend that returns those sums (per-tensor sums gathered by each element's
+tensor). The parameter vector is padded to whole chunks; the padding is never read back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from programs.ops import OP_NAMES, OPS
-from proxy_tasks.encoding import COPY, FULL, SPLAT, TENSOR_BRANCHES, Branch
+from proxy_tasks.encoding import (
+    ARG_WIDTH,
+    FULL,
+    REDUCE_BRANCHES,
+    SCALED,
+    TENSOR_BRANCHES,
+    UNIFORM,
+    WEIGHTS,
+    Branch,
+)
+
+MAX_SUMS = 3
+"""The most sums one function of the table asks its backend for (``cosine_sim``)."""
 
 
-class FlatBackend:
-    """:class:`programs.ops.ArrayBackend` on one flat parameter vector made of contiguous leaves
-    of static sizes: ``leaf_sum`` sums each static range and broadcasts it back."""
+@dataclass(frozen=True)
+class Layout:
+    """How the flat parameter vector is cut: leaves (for ``norm``) and chunks (for speed)."""
 
-    xp = jnp
+    leaf_sizes: tuple[int, ...]
+    chunk: int
 
-    def __init__(self, leaf_sizes: Sequence[int]) -> None:
-        self.leaf_sizes = tuple(int(n) for n in leaf_sizes)
+    @property
+    def n(self) -> int:
+        return sum(self.leaf_sizes)
 
-    def leaf_sum(self, x: jax.Array) -> jax.Array:
-        parts, start = [], 0
-        for n in self.leaf_sizes:
-            parts.append(jnp.broadcast_to(jnp.sum(x[start : start + n]), (n,)))
-            start += n
-        return jnp.concatenate(parts)
+    @property
+    def n_chunks(self) -> int:
+        return -(-self.n // self.chunk)
 
-    def total_sum(self, x: jax.Array) -> jax.Array:
-        return jnp.sum(x)
+    @property
+    def padded(self) -> int:
+        return self.n_chunks * self.chunk
+
+    @property
+    def boundaries(self) -> np.ndarray:
+        """Where each leaf after the first starts."""
+        return np.cumsum(self.leaf_sizes)[:-1].astype(np.int32)
+
+
+def make_layout(leaf_sizes: Sequence[int], chunk: int | None = 2048) -> Layout:
+    """``chunk=None`` (or one at least the parameter count) runs statements unchunked."""
+    sizes = tuple(int(n) for n in leaf_sizes)
+    total = sum(sizes)
+    if chunk is None or chunk >= total:
+        chunk = total
+    if chunk < 1:
+        raise ValueError(f"chunk must be positive, got {chunk}")
+    return Layout(sizes, int(chunk))
+
+
+# --- the scalar prologue -----------------------------------------------------------------------
 
 
 class _ScalarBackend:
-    """Backend of the scalar prologue. Reductions never reach it: the encoder stores their
-    results full, so the prologue only sees functions of uniform values."""
+    """Backend of the scalar prologue. Reductions never reach it: the encoder sends every
+    reduction to the tensor program."""
 
     xp = jnp
 
@@ -86,40 +128,173 @@ def scalar_prologue(prog: dict[str, jax.Array], lrs: jax.Array) -> jax.Array:
     return lax.fori_loop(0, prog["n_scalar"], body, table)
 
 
-def _tensor_branch(branch: Branch, backend: FlatBackend, n: int) -> Callable[..., jax.Array]:
-    op = None if branch.op in (COPY, SPLAT) else OPS[branch.op]
-    pattern = branch.pattern
+# --- reductions: record the sums over whole vectors, replay them chunk by chunk ----------------
+
+
+class _Recording:
+    """Computes each sum a function asks for on whole vectors and keeps it."""
+
+    xp = jnp
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.sums: list[jax.Array] = []
+
+    def leaf_sum(self, x: jax.Array) -> jax.Array:
+        sizes = self.layout.leaf_sizes
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        per_leaf = jnp.stack([jnp.sum(x[s : s + n]) for s, n in zip(starts, sizes,
+                                                                       strict=True)])
+        self.sums.append(jnp.concatenate([per_leaf, jnp.zeros(1, per_leaf.dtype)]))
+        return jnp.repeat(per_leaf, np.array(sizes), total_repeat_length=self.layout.n)
+
+    def total_sum(self, x: jax.Array) -> jax.Array:
+        total = jnp.sum(x)
+        self.sums.append(jnp.broadcast_to(total, (len(self.layout.leaf_sizes) + 1,)))
+        return total
+
+
+class _Replay:
+    """Returns recorded sums, in the order the function asks for them, on one chunk."""
+
+    xp = jnp
+
+    def __init__(self, sums: jax.Array, leaf_of: jax.Array) -> None:
+        self.sums, self.leaf_of, self.calls = sums, leaf_of, 0
+
+    def _next(self) -> jax.Array:
+        row = self.sums[self.calls]
+        self.calls += 1
+        return row
+
+    def leaf_sum(self, x: jax.Array) -> jax.Array:
+        return self._next()[self.leaf_of]
+
+    def total_sum(self, x: jax.Array) -> jax.Array:
+        return self._next()[0]
+
+
+def _reduce_branch(branch: Branch | None, layout: Layout) -> Callable[..., jax.Array]:
+    """The sums one reduction statement needs, ``(MAX_SUMS, leaves + 1)``, from whole rows."""
+    width = len(layout.leaf_sizes) + 1
 
     def run(rows: jax.Array, slots: jax.Array, args: jax.Array) -> jax.Array:
-        vals = [
-            lax.dynamic_index_in_dim(rows, args[j], axis=0, keepdims=False)
-            if kind == FULL
-            else slots[args[j]]
-            for j, kind in enumerate(pattern)
-        ]
-        out = vals[0] if op is None else op.array(backend, *vals)
+        if branch is None:
+            return jnp.zeros((MAX_SUMS, width), rows.dtype)
+        vals, i = [], 0
+        for kind in branch.pattern:
+            if kind == FULL:
+                row = lax.dynamic_index_in_dim(rows, args[i], axis=0, keepdims=False)
+                vals.append(row[: layout.n])
+            else:
+                vals.append(slots[args[i]])
+            i += ARG_WIDTH[kind]
+        backend = _Recording(layout)
+        OPS[branch.op].array(backend, *vals)
+        sums = backend.sums + [jnp.zeros(width, rows.dtype)] * (MAX_SUMS - len(backend.sums))
+        return jnp.stack(sums).astype(rows.dtype)
+
+    return run
+
+
+# --- the chunked tensor program ----------------------------------------------------------------
+
+
+def _chunk_branch(branch: Branch, layout: Layout) -> Callable[..., jax.Array]:
+    op = OPS.get(branch.op)  # None for the pseudo-functions
+    pattern, n = branch.pattern, layout.chunk
+    bounds = jnp.asarray(layout.boundaries)
+
+    def run(rows: jax.Array, slots: jax.Array, w: jax.Array, sums: jax.Array,
+            args: jax.Array, start: jax.Array) -> jax.Array:
+        def row(i: jax.Array) -> jax.Array:
+            return lax.dynamic_slice(rows, (i, start), (1, n))[0]
+
+        def weights() -> jax.Array:
+            return lax.dynamic_slice(w, (start,), (n,))
+
+        vals, i = [], 0
+        for kind in pattern:
+            if kind == FULL:
+                vals.append(row(args[i]))
+            elif kind == UNIFORM:
+                vals.append(slots[args[i]])
+            elif kind == SCALED:
+                vals.append(row(args[i]) * slots[args[i + 1]])
+            elif kind == WEIGHTS:
+                vals.append(weights())
+            else:  # SCALED_WEIGHTS
+                vals.append(weights() * slots[args[i]])
+            i += ARG_WIDTH[kind]
+        if op is None:
+            out = vals[0]
+        else:
+            position = start + jnp.arange(n, dtype=jnp.int32)
+            leaf_of = jnp.sum(position[:, None] >= bounds[None, :], axis=1) if bounds.size \
+                else jnp.zeros(n, jnp.int32)
+            out = op.array(_Replay(sums, leaf_of), *vals)
         return jnp.broadcast_to(out, (n,)).astype(rows.dtype)
 
     return run
 
 
-def tensor_branches(leaf_sizes: Sequence[int]) -> list[Callable[..., jax.Array]]:
-    """The switch's cases for parameters made of leaves of these sizes."""
-    backend = FlatBackend(leaf_sizes)
-    n = sum(backend.leaf_sizes)
-    return [_tensor_branch(b, backend, n) for b in TENSOR_BRANCHES]
+@dataclass(frozen=True)
+class Interpreter:
+    """The compiled-in parts for one task: its layout and the switch's cases."""
+
+    layout: Layout
+    chunk_branches: tuple[Callable[..., jax.Array], ...]
+    reduce_branches: tuple[Callable[..., jax.Array], ...]
 
 
-def tensor_program(
+def make_interpreter(layout: Layout) -> Interpreter:
+    return Interpreter(
+        layout,
+        tuple(_chunk_branch(b, layout) for b in TENSOR_BRANCHES),
+        tuple(_reduce_branch(b, layout) for b in REDUCE_BRANCHES),
+    )
+
+
+def tensor_step(
+    interp: Interpreter,
     rows: jax.Array,
+    w: jax.Array,
     slots: jax.Array,
     prog: dict[str, Any],
-    branches: list[Callable[..., jax.Array]],
-) -> jax.Array:
-    """One step's full statements, ending with ``w -= update`` and the state moves."""
+) -> tuple[jax.Array, jax.Array]:
+    """One step's full statements (state moves included) and ``w -= row[u] * slot[s]``.
 
-    def body(k: jax.Array, rows: jax.Array) -> jax.Array:
-        out = lax.switch(prog["tensor_branch"][k], branches, rows, slots, prog["tensor_args"][k])
-        return lax.dynamic_update_slice(rows, out[None], (prog["tensor_target"][k], 0))
+    ``rows`` is ``(rows, padded)`` with ``g`` in its row; ``w`` is ``(padded,)``. Returns the new
+    ``(rows, w)``. The weight update runs per chunk after the last phase's statements.
+    """
+    layout = interp.layout
+    n = layout.chunk
+    starts, branches, kinds = prog["phase_start"], prog["tensor_branch"], prog["tensor_args"]
+    targets, n_phases = prog["tensor_target"], prog["n_phases"]
+    update_row, update_slot = prog["update"][0], prog["update"][1]
 
-    return lax.fori_loop(0, prog["n_tensor"], body, rows)
+    def phase(p: jax.Array, carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        rows, w = carry
+        first, stop = starts[p], starts[p + 1]
+        sums = lax.switch(prog["reduce_branch"][p], interp.reduce_branches, rows, slots,
+                          kinds[first])
+        last = p == n_phases - 1
+
+        def chunk(c: jax.Array, carry: tuple[jax.Array, jax.Array]) -> tuple:
+            rows, w = carry
+            start = c * n
+
+            def statement(k: jax.Array, rows: jax.Array) -> jax.Array:
+                out = lax.switch(branches[k], interp.chunk_branches, rows, slots, w, sums,
+                                 kinds[k], start)
+                return lax.dynamic_update_slice(rows, out[None], (targets[k], start))
+
+            rows = lax.fori_loop(first, stop, statement, rows)
+            old = lax.dynamic_slice(w, (start,), (n,))
+            update = lax.dynamic_slice(rows, (update_row, start), (1, n))[0]
+            new = jnp.where(last, old - update * slots[update_slot], old)
+            return rows, lax.dynamic_update_slice(w, new, (start,))
+
+        return lax.fori_loop(0, layout.n_chunks, chunk, (rows, w))
+
+    return lax.fori_loop(0, n_phases, phase, (rows, w))

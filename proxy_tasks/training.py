@@ -17,8 +17,12 @@ it. Two layouts (:data:`LAYOUTS`):
     GPU wide batches may win. One compile per (task, capacity, chunk size, runs per program).
 
 Failed runs: a NaN or inf in any step's training loss, or in the final parameters, state or
-validation loss, gives the task's ``worst_loss``; so does any finite loss above it. Each run is
-independent, so a failed run never touches another.
+validation loss, gives the task's ``worst_loss``; so does any finite loss above it. A non-finite
+training loss turns that step's gradient into NaN, and NaN or inf in the parameters is sticky
+(``w - update`` keeps it), so a failure at any step shows in the final check; the one thing
+this misses is an inf in the state that a saturating function (``sign``, ``tanh``) washes out
+before the end without ever reaching the parameters. Each run is independent, so a failed run
+never touches another.
 """
 
 from __future__ import annotations
@@ -34,8 +38,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from proxy_tasks.encoding import REG_G, REG_M, REG_V, REG_W, Capacity, EncodedProgram
-from proxy_tasks.interpreter import scalar_prologue, tensor_branches, tensor_program
+from proxy_tasks.encoding import (
+    ARGS_PER_STATEMENT,
+    REG_G,
+    REG_M,
+    REG_V,
+    Capacity,
+    EncodedProgram,
+)
+from proxy_tasks.interpreter import make_interpreter, make_layout, scalar_prologue, tensor_step
 from proxy_tasks.task import Task
 
 LAYOUTS = ("runs", "vmap")
@@ -91,59 +102,75 @@ def _program_arrays(capacity: Capacity) -> dict[str, jax.ShapeDtypeStruct]:
         "n_scalar": jax.ShapeDtypeStruct((), i32),
         "slot_init": jax.ShapeDtypeStruct((capacity.scalar_slots,), f32),
         "tensor_branch": jax.ShapeDtypeStruct((t,), i32),
-        "tensor_args": jax.ShapeDtypeStruct((t, 3), i32),
+        "tensor_args": jax.ShapeDtypeStruct((t, ARGS_PER_STATEMENT), i32),
         "tensor_target": jax.ShapeDtypeStruct((t,), i32),
         "n_tensor": jax.ShapeDtypeStruct((), i32),
+        "phase_start": jax.ShapeDtypeStruct((capacity.phases + 1,), i32),
+        "reduce_branch": jax.ShapeDtypeStruct((capacity.phases,), i32),
+        "n_phases": jax.ShapeDtypeStruct((), i32),
+        "update": jax.ShapeDtypeStruct((2,), i32),
     }
 
 
-def make_run(task: Task, capacity: Capacity, record: bool = False) -> Callable[..., Any]:
+DEFAULT_CHUNK = 2048
+"""Parameters per chunk of the interpreter on CPU (``benchmarks/eval_bench.py`` sweeps it)."""
+
+
+def make_run(task: Task, capacity: Capacity, chunk: int | None = DEFAULT_CHUNK,
+             record: bool = False) -> Callable[..., Any]:
     """The (uncompiled) function of one run.
 
     ``run(prog, lr_mult, schedule, w0, idx, data) -> (val_loss, ok)`` where ``prog`` holds the
     padded program arrays, ``schedule`` the per-step multiplier of the peak lr, ``w0`` the flat
     initial weights and ``idx`` the ``(steps, batch)`` training examples. With ``record``, it
-    also returns each step's ``(w, g, m, v)`` rows before the update (tests use this to check
-    every step against the reference).
+    also returns each step's ``(w, g, m, v)`` before the update and the final ``(w, m, v)``
+    (tests check every step against the reference with these).
+
+    The weights are a flat vector of their own, outside the register file (``g``, ``m``, ``v``
+    and the temporaries): the update writes them in place while reading the register file.
     """
-    n = task.n_params
-    branches = tensor_branches(task.leaf_sizes)
+    layout = make_layout(task.leaf_sizes, chunk)
+    interp = make_interpreter(layout)
+    n, padded = layout.n, layout.padded
     worst = jnp.float32(task.worst_loss)
     grad = jax.value_and_grad(task.train_loss)
 
-    def step(rows: jax.Array, slots: jax.Array, prog: dict[str, Any], idx_t: jax.Array,
-             data: dict[str, Any]) -> tuple[jax.Array, jax.Array, jax.Array]:
-        loss, grads = grad(task.unflatten(rows[REG_W]), data, idx_t)
-        g = task.flatten(grads)
-        rows = rows.at[REG_G].set(g)
-        return tensor_program(rows, slots, prog, branches), loss, g
+    def step(w: jax.Array, rows: jax.Array, slots: jax.Array, prog: dict[str, Any],
+             idx_t: jax.Array, data: dict[str, Any]) -> tuple:
+        loss, grads = grad(task.unflatten(w[:n]), data, idx_t)
+        # A non-finite loss poisons the gradient: NaN then reaches the weights or the state,
+        # where the final check sees it. (A loop-carried flag instead makes XLA copy the whole
+        # register file twice per step.)
+        g = task.flatten(grads) + jnp.where(jnp.isfinite(loss), 0.0, jnp.nan)
+        rows = lax.dynamic_update_slice(rows, g[None], (REG_G, 0))
+        rows, w = tensor_step(interp, rows, w, slots, prog)
+        return w, rows, g
 
     def run(prog: dict[str, Any], lr_mult: jax.Array, schedule: jax.Array, w0: jax.Array,
             idx: jax.Array, data: dict[str, Any]) -> Any:
         table = scalar_prologue(prog, schedule * lr_mult)
-        rows = jnp.zeros((capacity.rows, n), jnp.float32).at[REG_W].set(w0)
+        w = jnp.zeros((padded,), jnp.float32).at[:n].set(w0)
+        rows = jnp.zeros((capacity.rows, padded), jnp.float32)
         if record:
-            def scan_step(rows: jax.Array, xs: tuple[jax.Array, jax.Array]) -> Any:
+            def scan_step(carry: tuple, xs: tuple[jax.Array, jax.Array]) -> Any:
+                w, rows = carry
                 slots, idx_t = xs
-                new, loss, g = step(rows, slots, prog, idx_t, data)
-                before = jnp.stack([rows[REG_W], g, rows[REG_M], rows[REG_V]])
-                return new, (before, loss)
+                new_w, new_rows, g = step(w, rows, slots, prog, idx_t, data)
+                seen = jnp.stack([w[:n], g, rows[REG_M, :n], rows[REG_V, :n]])
+                return (new_w, new_rows), seen
 
-            rows, (history, losses) = lax.scan(scan_step, rows, (table, idx))
-            ok = jnp.all(jnp.isfinite(losses))
+            (w, rows), history = lax.scan(scan_step, (w, rows), (table, idx))
         else:
-            def loop_step(t: jax.Array, carry: tuple[jax.Array, jax.Array]) -> Any:
-                rows, ok = carry
-                rows, loss, _ = step(rows, table[t], prog, idx[t], data)
-                return rows, ok & jnp.isfinite(loss)
+            def loop_step(t: jax.Array, carry: tuple) -> tuple:
+                return step(*carry, table[t], prog, idx[t], data)[:2]
 
-            rows, ok = lax.fori_loop(0, idx.shape[0], loop_step, (rows, jnp.bool_(True)))
-        val = task.val_loss(task.unflatten(rows[REG_W]), data)
-        state = rows[jnp.array([REG_W, REG_M, REG_V])]
-        ok = ok & jnp.isfinite(val) & jnp.all(jnp.isfinite(state))
+            w, rows = lax.fori_loop(0, idx.shape[0], loop_step, (w, rows))
+        val = task.val_loss(task.unflatten(w[:n]), data)
+        final = jnp.stack([w[:n], rows[REG_M, :n], rows[REG_V, :n]])
+        ok = jnp.isfinite(val) & jnp.all(jnp.isfinite(final))
         score = jnp.where(ok, jnp.minimum(val, worst), worst)
         if record:
-            return score, ok, history, rows[jnp.array([REG_W, REG_G, REG_M, REG_V])]
+            return score, ok, history, final
         return score, ok
 
     return run
@@ -171,23 +198,27 @@ def _shapes(task: Task, capacity: Capacity, programs: int | None, runs: int | No
 
 
 def compiled_run(task: Task, capacity: Capacity, layout: str = "runs",
-                 batch: tuple[int, int] = (1, 1)) -> RunFunction:
+                 batch: tuple[int, int] = (1, 1), chunk: int | None = None) -> RunFunction:
     """The compiled training function for ``task`` at ``capacity`` (cached per process).
 
     ``layout="runs"``: one run per call. ``layout="vmap"``: ``batch = (programs, runs)`` per
-    call, every argument but the schedule and data gaining those leading axes.
+    call, every argument but the schedule and data gaining those leading axes. ``chunk``:
+    parameters per interpreter chunk (default: :data:`DEFAULT_CHUNK` for ``"runs"``, none for
+    ``"vmap"``, where a select computes every branch anyway).
     """
     global _COMPILES, _COMPILE_SECONDS
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; use one of {LAYOUTS}")
     if layout == "runs":
         batch = (1, 1)
-    key = (task.name, id(task), capacity, layout, batch)
+    if chunk is None:
+        chunk = DEFAULT_CHUNK if layout == "runs" else task.n_params
+    key = (task.name, id(task), capacity, layout, batch, chunk)
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None:
             return hit
-        run = make_run(task, capacity)
+        run = make_run(task, capacity, chunk)
         if layout == "runs":
             fn, shapes = run, _shapes(task, capacity, None, None)
         else:
