@@ -1,0 +1,286 @@
+"""The Ray backend on a real multi-node cluster on this machine (``ray.cluster_utils.Cluster``).
+
+One cluster for the whole module (Ray costs seconds to start): a head node with no CPU (the
+driver's) and two worker nodes of one CPU each, so each evaluation actor has a node of its own
+and removing a node kills exactly one actor. Faults are injected at a fixed point of the
+search (the n-th batch submitted), not on a timer, so that every run tests a fault mid-search.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from evosearch import cli  # noqa: E402
+from evosearch.backends.base import Batch, ExecutorError, Job  # noqa: E402
+from evosearch.backends.local import InProcessExecutor  # noqa: E402
+from evosearch.backends.ray import RayExecutor  # noqa: E402
+from evosearch.backends.ray_cluster import probe, split_address  # noqa: E402
+from evosearch.config import Config, apply_overrides  # noqa: E402
+from evosearch.progress import ProgressLine, read_log  # noqa: E402
+from evosearch.runner import Runner  # noqa: E402
+from programs import fingerprint, format, library  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = ["adamw", "lion", "sgd", "signum", "adam", "momentum", "rmsprop", "adagrad"]
+SEARCH = [
+    "search.suite=numpy", "search.max_evaluations=200", "evolution.population=16",
+    "evolution.tournament=3", "executor.batch_size=3", "executor.in_flight=4",
+    "restart.plateau=50", "progress.recognize=false",
+]
+QUIET = ProgressLine(enabled=False)
+SMALL_STORE = 80 * 2**20  # bytes of object store per node: batches are a few kB
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "include_dashboard": False, "object_store_memory": SMALL_STORE})
+    for _ in range(2):
+        c.add_node(num_cpus=1, object_store_memory=SMALL_STORE)
+    ray.init(address=c.address, logging_level=logging.WARNING)
+    c.wait_for_nodes()
+    yield c
+    ray.shutdown()
+    c.shutdown()
+
+
+def _batches(stage: int = 1, per_batch: int = 4) -> list[Batch]:
+    jobs = [Job(fingerprint(library.load(n)), stage, format(library.load(n))) for n in NAMES]
+    return [Batch(i, tuple(jobs[i * per_batch:(i + 1) * per_batch]))
+            for i in range(len(jobs) // per_batch)]
+
+
+def _collect(executor, n: int, timeout: float = 120.0) -> dict[int, list]:
+    out: dict[int, list] = {}
+    deadline = time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < deadline:
+        for batch_id, scores in executor.completed(timeout=0.5):
+            assert batch_id not in out, f"batch {batch_id} delivered twice"
+            out[batch_id] = scores
+    return out
+
+
+def _fitness(results: dict[int, list]) -> dict[int, list[float]]:
+    return {k: [s.fitness for s in v] for k, v in results.items()}
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict[int, list[float]]:
+    ex = InProcessExecutor("numpy")
+    for b in _batches():
+        ex.submit(b)
+    return _fitness(_collect(ex, 2))
+
+
+class Recording(RayExecutor):
+    """The real Ray executor, recording what went in and out, with a fault at one submit."""
+
+    def __init__(self, *args, fault=None, fault_at: int = 0, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.fault, self.fault_at = fault, fault_at
+        self.submitted: list[int] = []
+        self.delivered: list[int] = []
+        self.deadline = time.monotonic() + 120  # a lost batch would make the search wait forever
+
+    def submit(self, batch: Batch) -> None:
+        super().submit(batch)
+        self.submitted.append(batch.id)
+        if self.fault and len(self.submitted) == self.fault_at:
+            # An actor that holds work right now, so that the fault lands mid-batch.
+            holding, where = self.holding(), self.placement()
+            i = max(range(len(holding)), key=lambda k: holding[k][1])
+            self.fault(holding[i][0], where[i])
+
+    def completed(self, timeout):
+        assert time.monotonic() < self.deadline, f"stuck: {self.stats()}"
+        done = super().completed(timeout)
+        self.delivered += [batch_id for batch_id, _ in done]
+        return done
+
+
+def _state(out: Path) -> dict:
+    """The search state, without what depends on the clock."""
+    data = json.loads((out / "checkpoint.json").read_text())["search"]
+    for stages in data["cache"]["entries"].values():
+        for score in stages.values():
+            score[2] = 0
+    data["elapsed"] = 0
+    return data
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[Path, int]:
+    """The search on the driver alone: every backend must reproduce it exactly."""
+    out = tmp_path_factory.mktemp("reference")
+    config = apply_overrides(Config(), [*SEARCH, "executor.backend=inprocess"])
+    outcome = Runner(config, out, progress=QUIET).run()
+    return out, outcome.engine.counters.evaluations
+
+
+def _search_with_fault(tmp_path: Path, fault, fault_at: int = 6) -> tuple[Recording, object]:
+    config = apply_overrides(Config(), [*SEARCH, "executor.backend=ray"])
+    executor = Recording("numpy", workers=2, fault=fault, fault_at=fault_at)
+    outcome = Runner(config, tmp_path, executor=executor, progress=QUIET).run()
+    return executor, outcome
+
+
+def _assert_exactly_once_and_same_search(executor: Recording, outcome, out: Path,
+                                         reference: tuple[Path, int]) -> None:
+    assert outcome.status == "finished"
+    counts = Counter(executor.delivered)
+    assert sorted(counts) == sorted(executor.submitted)  # every batch came back ...
+    assert set(counts.values()) == {1}  # ... exactly once
+    stats = executor.stats()
+    assert stats["submitted"] == stats["delivered"] == len(executor.submitted)
+    assert stats["replacements"] >= 1 and stats["resubmitted"] >= 1
+    ref_out, ref_evaluations = reference
+    assert outcome.engine.counters.evaluations == ref_evaluations
+    assert _state(out) == _state(ref_out)  # counters, population, cache, lineage: all equal
+    _, events = read_log(out / "log.jsonl")
+    assert any(e["event"] == "actor_replaced" for e in events)
+
+
+# --- scores ----------------------------------------------------------------------------------
+
+
+def test_ray_scores_equal_local_scores_on_actors_spread_over_both_nodes(cluster, expected):
+    local_info = InProcessExecutor("numpy").describe(baselines=True)
+    with RayExecutor("numpy") as ex:  # workers=0: one actor per CPU of the cluster
+        assert ex.workers == 2
+        info = ex.describe(baselines=True)
+        assert (info.name, info.stage_names, info.worst_fitness) == (
+            local_info.name, local_info.stage_names, local_info.worst_fitness)
+        assert [(s.fitness, s.per_task) for s in info.baselines] == [
+            (s.fitness, s.per_task) for s in local_info.baselines]
+        for b in _batches():
+            ex.submit(b)
+        assert _fitness(_collect(ex, 2)) == expected
+        assert len({where["node"] for where in ex.placement()}) == 2
+        assert [e.kind for e in ex.events] == ["ray_started"]
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def test_a_killed_actor_mid_search_loses_nothing_and_the_search_equals_the_local_one(
+        cluster, reference, tmp_path):
+    def kill(handle, where):
+        ray.kill(handle)
+
+    executor, outcome = _search_with_fault(tmp_path, kill)
+    _assert_exactly_once_and_same_search(executor, outcome, tmp_path, reference)
+
+
+def test_a_node_removed_mid_search_loses_nothing_and_the_search_goes_on(
+        cluster, reference, tmp_path):
+    removed = []
+
+    def remove_node(handle, where):
+        node = next(n for n in cluster.worker_nodes if n.node_id == where["node"])
+        cluster.remove_node(node)
+        removed.append(where["node"])
+
+    try:
+        executor, outcome = _search_with_fault(tmp_path, remove_node)
+    finally:
+        cluster.add_node(num_cpus=1, object_store_memory=SMALL_STORE)  # for the next tests
+        cluster.wait_for_nodes()
+    assert removed
+    _assert_exactly_once_and_same_search(executor, outcome, tmp_path, reference)
+    lost = [e for e in read_log(tmp_path / "log.jsonl")[1] if e["event"] == "actor_replaced"]
+    assert lost[0]["node"] == removed[0]
+
+
+def test_a_batch_that_keeps_killing_actors_is_split_then_failed(cluster, expected):
+    """A worker process killed while it holds work (SIGKILL, as a crash would), with one
+    attempt allowed: the batch is split and its programs scored one by one; a single program
+    that kills its actor gets a failed score naming the reason."""
+    with RayExecutor("numpy", workers=1, max_attempts=1) as ex:
+        ex.describe(baselines=False)
+        first, second = _batches()
+        ex.submit(first)
+        os.kill(ex.placement()[0]["pid"], signal.SIGKILL)
+        assert _fitness(_collect(ex, 1)) == {0: expected[0]}
+        assert ex.stats()["resubmitted"] == len(first.jobs)  # four single programs
+
+        ex.submit(Batch(7, second.jobs[:1]))
+        os.kill(ex.placement()[0]["pid"], signal.SIGKILL)
+        (score,) = _collect(ex, 1)[7]
+        assert score.failed and "actor died" in score.error
+        assert [e.kind for e in ex.events].count("actor_replaced") == 2
+        assert ex.stats()["duplicates_dropped"] == 0
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def test_an_unknown_suite_is_a_clear_error(cluster):
+    ex = RayExecutor("no-such-suite", workers=1)
+    try:
+        with pytest.raises(ExecutorError, match="cannot load suite 'no-such-suite'"):
+            ex.describe(baselines=False)
+    finally:
+        ex.close()
+
+
+def test_addresses_are_checked_before_ray_sees_them():
+    with pytest.raises(ExecutorError, match="expected HOST:PORT"):
+        split_address("just-a-host")
+    with pytest.raises(ExecutorError, match=r"127\.0\.0\.1:1 .*ray start --head --port=1"):
+        probe("127.0.0.1:1")
+
+
+def test_search_with_an_unreachable_address_says_so_without_a_traceback(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "evosearch", "search", "--backend", "ray",
+         "--address", "127.0.0.1:1", "--set", "search.suite=numpy", "--quiet",
+         "--out", str(tmp_path / "run")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert "cannot reach a Ray cluster at 127.0.0.1:1" in done.stderr
+    assert "ray start --head" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- the driver dies --------------------------------------------------------------------------
+
+
+def test_a_killed_driver_resumes_from_its_checkpoint_with_the_same_search(
+        cluster, reference, tmp_path):
+    """`evosearch search --backend ray --address HOST:PORT` in a process of its own, killed
+    (SIGKILL: no chance to checkpoint) after its first checkpoint; `--resume` finishes the
+    same search as an uninterrupted one."""
+    out = tmp_path / "run"
+    sets = [a for s in [*SEARCH, "checkpoint.every_evaluations=20"] for a in ("--set", s)]
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "evosearch", "search", "--backend", "ray",
+         "--address", cluster.address, "--quiet", "--out", str(out), *sets],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and driver.poll() is None:
+        if (out / "checkpoint.json").exists():
+            break
+        time.sleep(0.02)
+    driver.kill()
+    _, stderr = driver.communicate(timeout=30)
+    assert (out / "checkpoint.json").exists(), stderr
+    assert not (out / "summary.json").exists(), "the search ended before the driver was killed"
+
+    code = cli.main(["search", "--resume", "--out", str(out), "--backend", "ray", "--quiet"])
+    assert code == 0
+    assert _state(out) == _state(reference[0])
+    assert json.loads((out / "checkpoint.json").read_text())["run"]["sessions"] == 2
