@@ -97,12 +97,23 @@ def test_a_search_on_the_pool_survives_a_killed_worker_with_the_same_trajectory(
     reference = Runner(apply_overrides(config, ["executor.backend=inprocess"]), tmp_path / "a",
                        progress=quiet).run()
     pool = LocalPool("numpy", workers=2)
-    killer = threading.Timer(1.5, lambda: os.kill(pool.pids()[1], signal.SIGKILL))
+    log = tmp_path / "b" / "log.jsonl"
+    stop = threading.Event()
+
+    def kill_once_the_search_runs():
+        while not stop.is_set():
+            if log.exists() and log.stat().st_size > 3000:  # a dozen batches consumed
+                os.kill(pool.pids()[1], signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_once_the_search_runs)
     killer.start()
     try:
         outcome = Runner(config, tmp_path / "b", executor=pool, progress=quiet).run()
     finally:
-        killer.cancel()
+        stop.set()
+        killer.join()
     assert outcome.status == "finished"
     _, events = read_log(tmp_path / "b" / "log.jsonl")
     assert any(e["event"] == "worker_replaced" for e in events)

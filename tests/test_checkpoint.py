@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import threading
+import time
 
 import pytest
 
@@ -89,13 +90,25 @@ def test_ctrl_c_checkpoints_and_resume_continues_exactly(tmp_path):
     assert whole.status == "finished"
 
     out = tmp_path / "stopped"
-    # Ctrl-C arrives from outside while the search runs (a real SIGINT to this process).
-    timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    # Ctrl-C arrives from outside while the search runs (a real SIGINT to this process), once
+    # a few batches are logged.
+    stop = threading.Event()
+
+    def interrupt():
+        while not stop.is_set():
+            log = out / "log.jsonl"
+            if log.exists() and log.stat().st_size > 4000:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=interrupt)
+    thread.start()
     try:
         stopped = _run(_config(), out)
     finally:
-        timer.cancel()
+        stop.set()
+        thread.join()
     assert stopped.status == "interrupted"
     saved = json.loads((out / "checkpoint.json").read_text())
     assert saved["run"]["status"] == "interrupted"

@@ -7,11 +7,12 @@ imported, each loading (and compiling) its suite once. Workers receive program t
 back plain scores over a pipe each.
 
 A worker that dies (killed, crashed, out of memory) loses nothing: the batches it held are
-resubmitted and a new worker takes its place. A batch that has killed a worker
-``max_attempts`` times is split into single programs, and a single program that kills workers
-``max_attempts`` times gets a failed score naming the reason: one poisonous program cannot stop
-a search. Workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the
-driver, not the workers, decides how to stop (checkpoint first).
+resubmitted and a new worker takes its place; the rules for repeated deaths (split a batch into
+single programs, then fail the one that keeps killing workers) are shared with the Ray backend
+(:mod:`evosearch.backends.tasks`): one poisonous program cannot stop a search.
+
+Workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the driver,
+not the workers, decides how to stop (checkpoint first).
 """
 
 from __future__ import annotations
@@ -27,17 +28,18 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from evosearch.backends.base import Batch, Executor, ExecutorError, ExecutorEvent, Job, SuiteInfo
+from evosearch.backends.base import Batch, Executor, ExecutorError, ExecutorEvent, SuiteInfo
+from evosearch.backends.tasks import Assembler, Task, after_failure
 from evosearch.score import Score
 
 SINGLE_THREAD_ENV: dict[str, str] = {
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
     "JAX_PLATFORMS": "cpu",
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
 }
-"""The environment of a worker, set before anything imports jax or numpy's BLAS."""
+"""The environment of a worker besides XLA's flags (:func:`proxy_tasks.configure_single_thread`),
+set before anything imports jax or numpy's BLAS."""
 
 
 # --- in process -------------------------------------------------------------------------------
@@ -93,6 +95,9 @@ def _worker_main(conn: Connection, suite_name: str) -> None:
     os.environ.update(SINGLE_THREAD_ENV)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        from proxy_tasks.threads import configure_single_thread  # imports no jax
+
+        configure_single_thread()
         from evosearch.suites import describe, evaluate_texts, load_suite, worst_fitness
 
         suite = load_suite(suite_name)
@@ -129,22 +134,11 @@ def _worker_main(conn: Connection, suite_name: str) -> None:
 
 
 @dataclass
-class _Task:
-    """A batch, or one job of a batch split after repeated worker deaths."""
-
-    token: int
-    batch_id: int
-    offset: int  # index of the first job within the batch
-    jobs: tuple[Job, ...]
-    attempts: int = 0
-
-
-@dataclass
 class _Worker:
     index: int
     process: Any
     conn: Connection
-    tasks: deque[_Task]
+    tasks: deque[Task]
     ready: bool = False
     pid: int | None = None
 
@@ -166,9 +160,8 @@ class LocalPool(Executor):
         self.worst = 1e9
         self._ctx = mp.get_context("spawn")
         self._next_token = 0
-        self._pending: deque[_Task] = deque()
-        self._partial: dict[int, list[Score | None]] = {}  # batch id -> scores so far
-        self._done: list[tuple[int, list[Score]]] = []
+        self._pending: deque[Task] = deque()
+        self._assembler = Assembler()
         self._workers = [self._start(i) for i in range(self.n)]
 
     @property
@@ -233,8 +226,8 @@ class LocalPool(Executor):
             ) from None
 
     def submit(self, batch: Batch) -> None:
-        self._partial[batch.id] = [None] * len(batch.jobs)
-        self._pending.append(_Task(self._token(), batch.id, 0, batch.jobs))
+        self._assembler.open(batch)
+        self._pending.append(Task(self._token(), batch.id, 0, batch.jobs))
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -243,13 +236,13 @@ class LocalPool(Executor):
                 task = self._pending.popleft()
                 worker.tasks.append(task)
                 try:
-                    worker.conn.send(("eval", task.token, [(j.text, j.stage) for j in task.jobs]))
+                    worker.conn.send(("eval", task.token, task.payload()))
                 except (BrokenPipeError, OSError):
                     break  # it died; its sentinel will tell, and its tasks go back
 
     def completed(self, timeout: float | None) -> list[tuple[int, list[Score]]]:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._done:
+        while not self._assembler.ready:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             conns = {w.conn: w for w in self._workers}
             sentinels = {w.process.sentinel: w for w in self._workers}
@@ -270,8 +263,7 @@ class LocalPool(Executor):
             self._dispatch()
             if deadline is not None and time.monotonic() >= deadline:
                 break
-        done, self._done = self._done, []
-        return done
+        return self._assembler.take()
 
     def _handle(self, worker: _Worker, message: tuple) -> None:
         kind = message[0]
@@ -288,16 +280,7 @@ class LocalPool(Executor):
             if not worker.tasks or worker.tasks[0].token != token:
                 return  # a late answer for a task already given to another worker
             task = worker.tasks.popleft()
-            self._finish(task, [Score.from_json(s) for s in scores])
-
-    def _finish(self, task: _Task, scores: list[Score]) -> None:
-        partial = self._partial.get(task.batch_id)
-        if partial is None:
-            return
-        partial[task.offset : task.offset + len(scores)] = scores
-        if all(s is not None for s in partial):
-            del self._partial[task.batch_id]
-            self._done.append((task.batch_id, partial))  # type: ignore[arg-type]
+            self._assembler.finish(task, [Score.from_json(s) for s in scores])
 
     def _replace(self, worker: _Worker) -> None:
         """A worker died: drain what it sent, put its tasks back first, start another."""
@@ -308,19 +291,14 @@ class LocalPool(Executor):
             pass
         code = worker.process.exitcode
         worker.conn.close()
-        requeue: list[_Task] = []
+        requeue: list[Task] = []
         for task in worker.tasks:
-            task.attempts += 1
-            if task.attempts < self.max_attempts:
-                requeue.append(task)
-            elif len(task.jobs) > 1:
-                requeue += [
-                    _Task(self._token(), task.batch_id, task.offset + i, (job,))
-                    for i, job in enumerate(task.jobs)
-                ]
-            else:
-                error = f"a worker died {task.attempts} times evaluating this program"
-                self._finish(task, [Score(self.worst, failed=True, error=error)])
+            again, failed = after_failure(
+                task, self.max_attempts, self._token, self.worst, "a worker died"
+            )
+            requeue += again
+            for settled, scores in failed:
+                self._assembler.finish(settled, scores)
         self._pending.extendleft(reversed(requeue))
         replacement = self._start(worker.index)
         self._workers[self._workers.index(worker)] = replacement
