@@ -11,9 +11,10 @@ vectors a step reads and writes:
   (``lr``, constants, and anything computed from those alone). The *weights* ``w`` stay the
   model's own tensors, outside the register file, so the model reads them without copies.
 * Uniform statements depend only on ``lr`` and constants, never on a full value (a reduction's
-  result is stored full), so they form a *scalar prologue*: the interpreter evaluates them once
-  per training run for every step's ``lr`` at once, before the step loop. Constants are written
-  once, never per step.
+  result is stored full), so they form a *scalar prologue*: :func:`scalar_table` evaluates them
+  on the host, with numpy and the same function table, for every step's ``lr`` at once before
+  a run, and the compiled step reads step ``t``'s row. Constants are written once, never per
+  step, and the prologue's 47 functions cost the compiler nothing.
 * Full statements form the *tensor program*, run every step. Each names a *branch*: the
   function together with the kind of each argument, so a uniform argument costs nothing and the
   branch reads its rows itself (XLA fuses the reads into the function).
@@ -191,8 +192,9 @@ class EncodedProgram:
         return len(self.reduce_branch)
 
     def padded(self, capacity: Capacity) -> dict[str, np.ndarray]:
-        """The arrays at ``capacity``'s shapes, plus the real lengths (what the interpreter
-        takes). Padding statements are never executed."""
+        """The tensor program's arrays at ``capacity``'s shapes, plus the real lengths (what
+        the compiled step takes; the prologue runs on the host, :func:`scalar_table`). Padding
+        statements are never executed."""
         if not capacity.fits(self):
             raise ValueError(f"program does not fit capacity {capacity}")
 
@@ -202,11 +204,6 @@ class EncodedProgram:
             return out
 
         return {
-            "scalar_op": pad(self.scalar_op, capacity.scalar_statements),
-            "scalar_args": pad(self.scalar_args, capacity.scalar_statements),
-            "scalar_target": pad(self.scalar_target, capacity.scalar_statements),
-            "n_scalar": np.int32(self.n_scalar),
-            "slot_init": pad(self.slot_init, capacity.scalar_slots),
             "tensor_branch": pad(self.tensor_branch, capacity.tensor_statements),
             "tensor_args": pad(self.tensor_args, capacity.tensor_statements),
             "tensor_target": pad(self.tensor_target, capacity.tensor_statements),
@@ -480,6 +477,36 @@ class _Encoder:
             update_slot=self.slot_of[scale],
             n_rows=n_rows,
         )
+
+
+class _NoReductions:
+    """Backend of the scalar prologue: reductions never reach it (they are full)."""
+
+    xp = np
+
+    def leaf_sum(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - unreachable
+        raise AssertionError("a reduction in the scalar prologue")
+
+    total_sum = leaf_sum
+
+
+def scalar_table(e: EncodedProgram, lrs: np.ndarray, slots: int | None = None) -> np.ndarray:
+    """Every uniform value at every step, ``(steps, slots)`` float32, for the ``lr`` input
+    ``lrs[t]`` of each step (slot 0). Computed as :func:`programs.reference.step` would: numpy,
+    float32 after every statement."""
+    lrs = np.asarray(lrs, np.float32)
+    width = e.n_slots if slots is None else slots
+    table = np.zeros((len(lrs), width), np.float32)
+    table[:, : e.n_slots] = e.slot_init
+    table[:, SLOT_LR] = lrs
+    backend = _NoReductions()
+    with np.errstate(all="ignore"):
+        for op_id, args, target in zip(e.scalar_op, e.scalar_args, e.scalar_target,
+                                       strict=True):
+            op = OPS[OP_NAMES[op_id]]
+            out = op.array(backend, *(table[:, a] for a in args[: op.arity]))
+            table[:, target] = np.broadcast_to(np.asarray(out, np.float32), (len(lrs),))
+    return table
 
 
 def encode_batch(programs: Sequence[Program]) -> list[EncodedProgram]:

@@ -1,10 +1,9 @@
 """The compiled interpreter: runs an encoded program (:mod:`proxy_tasks.encoding`) in jax.
 
 The functions of the language come from :data:`programs.ops.OPS` (their ``array`` forms with
-``jax.numpy`` as ``xp``); nothing here re-implements them. Three pieces:
+``jax.numpy`` as ``xp``); nothing here re-implements them. The uniform statements ran on the
+host before the run (:func:`proxy_tasks.encoding.scalar_table`); here:
 
-* :func:`scalar_prologue` evaluates the uniform statements for every step of a run at once
-  (columns of a ``(steps, slots)`` table), before the step loop.
 * :func:`tensor_step` runs one step's full statements and the weight update. A statement is a
   ``lax.switch`` on its branch (never batched in the per-program layout, so only the chosen
   function runs); each branch reads its own arguments, which XLA fuses into the function.
@@ -32,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from programs.ops import OP_NAMES, OPS
+from programs.ops import OPS
 from proxy_tasks.encoding import (
     ARG_WIDTH,
     FULL,
@@ -82,50 +81,6 @@ def make_layout(leaf_sizes: Sequence[int], chunk: int | None = 2048) -> Layout:
     if chunk < 1:
         raise ValueError(f"chunk must be positive, got {chunk}")
     return Layout(sizes, int(chunk))
-
-
-# --- the scalar prologue -----------------------------------------------------------------------
-
-
-class _ScalarBackend:
-    """Backend of the scalar prologue. Reductions never reach it: the encoder sends every
-    reduction to the tensor program."""
-
-    xp = jnp
-
-    def leaf_sum(self, x: jax.Array) -> jax.Array:  # pragma: no cover - unreachable by encoding
-        return x
-
-    def total_sum(self, x: jax.Array) -> jax.Array:  # pragma: no cover - unreachable by encoding
-        return x
-
-
-def _scalar_branch(name: str) -> Callable[..., jax.Array]:
-    op = OPS[name]
-    backend = _ScalarBackend()
-
-    def run(table: jax.Array, args: jax.Array) -> jax.Array:
-        cols = [lax.dynamic_index_in_dim(table, args[j], axis=1, keepdims=False)
-                for j in range(op.arity)]
-        out = op.array(backend, *cols)
-        return jnp.broadcast_to(out, table.shape[:1]).astype(table.dtype)
-
-    return run
-
-
-def scalar_prologue(prog: dict[str, jax.Array], lrs: jax.Array) -> jax.Array:
-    """Every uniform value at every step: ``(steps, slots)``. ``lrs`` is the ``lr`` input of
-    each step; slot 0 holds it, constants come from ``slot_init``."""
-    init = prog["slot_init"]
-    table = jnp.broadcast_to(init, (lrs.shape[0], init.shape[0]))
-    table = table.at[:, 0].set(lrs.astype(init.dtype))
-    branches = [_scalar_branch(name) for name in OP_NAMES]
-
-    def body(k: jax.Array, table: jax.Array) -> jax.Array:
-        col = lax.switch(prog["scalar_op"][k], branches, table, prog["scalar_args"][k])
-        return lax.dynamic_update_index_in_dim(table, col, prog["scalar_target"][k], axis=1)
-
-    return lax.fori_loop(0, prog["n_scalar"], body, table)
 
 
 # --- reductions: record the sums over whole vectors, replay them chunk by chunk ----------------

@@ -45,8 +45,9 @@ from proxy_tasks.encoding import (
     REG_V,
     Capacity,
     EncodedProgram,
+    scalar_table,
 )
-from proxy_tasks.interpreter import make_interpreter, make_layout, scalar_prologue, tensor_step
+from proxy_tasks.interpreter import make_interpreter, make_layout, tensor_step
 from proxy_tasks.task import Task
 
 LAYOUTS = ("runs", "vmap")
@@ -93,14 +94,9 @@ _CACHE: dict[tuple[Any, ...], RunFunction] = {}
 
 
 def _program_arrays(capacity: Capacity) -> dict[str, jax.ShapeDtypeStruct]:
-    i32, f32 = jnp.int32, jnp.float32
-    s, t = capacity.scalar_statements, capacity.tensor_statements
+    i32 = jnp.int32
+    t = capacity.tensor_statements
     return {
-        "scalar_op": jax.ShapeDtypeStruct((s,), i32),
-        "scalar_args": jax.ShapeDtypeStruct((s, 3), i32),
-        "scalar_target": jax.ShapeDtypeStruct((s,), i32),
-        "n_scalar": jax.ShapeDtypeStruct((), i32),
-        "slot_init": jax.ShapeDtypeStruct((capacity.scalar_slots,), f32),
         "tensor_branch": jax.ShapeDtypeStruct((t,), i32),
         "tensor_args": jax.ShapeDtypeStruct((t, ARGS_PER_STATEMENT), i32),
         "tensor_target": jax.ShapeDtypeStruct((t,), i32),
@@ -120,11 +116,12 @@ def make_run(task: Task, capacity: Capacity, chunk: int | None = DEFAULT_CHUNK,
              record: bool = False) -> Callable[..., Any]:
     """The (uncompiled) function of one run.
 
-    ``run(prog, lr_mult, schedule, w0, idx, data) -> (val_loss, ok)`` where ``prog`` holds the
-    padded program arrays, ``schedule`` the per-step multiplier of the peak lr, ``w0`` the flat
-    initial weights and ``idx`` the ``(steps, batch)`` training examples. With ``record``, it
-    also returns each step's ``(w, g, m, v)`` before the update and the final ``(w, m, v)``
-    (tests check every step against the reference with these).
+    ``run(prog, table, w0, idx, data) -> (val_loss, ok)`` where ``prog`` holds the padded
+    tensor-program arrays, ``table`` the ``(steps, slots)`` uniform values of each step
+    (:func:`proxy_tasks.encoding.scalar_table`, which folds in the lr schedule and multiplier),
+    ``w0`` the flat initial weights and ``idx`` the ``(steps, batch)`` training examples. With
+    ``record``, it also returns each step's ``(w, g, m, v)`` before the update and the final
+    ``(w, m, v)`` (tests check every step against the reference with these).
 
     The weights are a flat vector of their own, outside the register file (``g``, ``m``, ``v``
     and the temporaries): the update writes them in place while reading the register file.
@@ -146,9 +143,8 @@ def make_run(task: Task, capacity: Capacity, chunk: int | None = DEFAULT_CHUNK,
         rows, w = tensor_step(interp, rows, w, slots, prog)
         return w, rows, g
 
-    def run(prog: dict[str, Any], lr_mult: jax.Array, schedule: jax.Array, w0: jax.Array,
-            idx: jax.Array, data: dict[str, Any]) -> Any:
-        table = scalar_prologue(prog, schedule * lr_mult)
+    def run(prog: dict[str, Any], table: jax.Array, w0: jax.Array, idx: jax.Array,
+            data: dict[str, Any]) -> Any:
         w = jnp.zeros((padded,), jnp.float32).at[:n].set(w0)
         rows = jnp.zeros((capacity.rows, padded), jnp.float32)
         if record:
@@ -179,18 +175,13 @@ def make_run(task: Task, capacity: Capacity, chunk: int | None = DEFAULT_CHUNK,
 def _shapes(task: Task, capacity: Capacity, programs: int | None, runs: int | None) -> tuple:
     f32, i32 = jnp.float32, jnp.int32
     steps, batch = task.budget.steps, task.budget.batch_size
-
-    def lead(*dims: int | None) -> tuple[int, ...]:
-        return tuple(d for d in dims if d is not None)
-
-    prog = {k: jax.ShapeDtypeStruct(lead(programs) + v.shape, v.dtype)
+    pr = tuple(d for d in (programs, runs) if d is not None)
+    prog = {k: jax.ShapeDtypeStruct(pr[:1] + v.shape, v.dtype)
             for k, v in _program_arrays(capacity).items()}
-    pr = lead(programs, runs)
     data = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in task.data.items()}
     return (
         prog,
-        jax.ShapeDtypeStruct(pr, f32),
-        jax.ShapeDtypeStruct((steps,), f32),
+        jax.ShapeDtypeStruct((*pr, steps, capacity.scalar_slots), f32),
         jax.ShapeDtypeStruct((*pr, task.n_params), f32),
         jax.ShapeDtypeStruct((*pr, steps, batch), i32),
         data,
@@ -202,9 +193,9 @@ def compiled_run(task: Task, capacity: Capacity, layout: str = "runs",
     """The compiled training function for ``task`` at ``capacity`` (cached per process).
 
     ``layout="runs"``: one run per call. ``layout="vmap"``: ``batch = (programs, runs)`` per
-    call, every argument but the schedule and data gaining those leading axes. ``chunk``:
-    parameters per interpreter chunk (default: :data:`DEFAULT_CHUNK` for ``"runs"``, none for
-    ``"vmap"``, where a select computes every branch anyway).
+    call: program arrays gain a programs axis, tables, initial weights and batch indices
+    gain both. ``chunk``: parameters per interpreter chunk (default: :data:`DEFAULT_CHUNK` for
+    ``"runs"``, none for ``"vmap"``, where a select computes every branch anyway).
     """
     global _COMPILES, _COMPILE_SECONDS
     if layout not in LAYOUTS:
@@ -222,8 +213,8 @@ def compiled_run(task: Task, capacity: Capacity, layout: str = "runs",
         if layout == "runs":
             fn, shapes = run, _shapes(task, capacity, None, None)
         else:
-            per_program = jax.vmap(run, in_axes=(None, 0, None, 0, 0, None))
-            fn = jax.vmap(per_program, in_axes=(0, 0, None, 0, 0, None))
+            per_program = jax.vmap(run, in_axes=(None, 0, 0, 0, None))
+            fn = jax.vmap(per_program, in_axes=(0, 0, 0, 0, None))
             shapes = _shapes(task, capacity, batch[0], batch[1])
         start = time.perf_counter()
         compiled = jax.jit(fn).lower(*shapes).compile()
@@ -244,7 +235,7 @@ class TaskArrays:
     def __init__(self, task: Task) -> None:
         self.task = task
         self.data = {k: jnp.asarray(v) for k, v in task.data.items()}
-        self.schedule = jnp.asarray(task.budget.lr_schedule())
+        self.schedule = task.budget.lr_schedule()  # host: the prologue runs there
         self._seeds: dict[int, tuple[jax.Array, jax.Array]] = {}
 
     def seed(self, seed: int) -> tuple[jax.Array, jax.Array]:
@@ -280,7 +271,8 @@ def train_runs(
     """Train every program at each of its lr multipliers and every seed.
 
     ``lr_mults`` is ``(n_programs, n_lrs)``. Returns ``(losses, ok, seconds)``: losses and ok
-    flags ``(n_programs, n_lrs, n_seeds)`` and the wall seconds spent per program.
+    flags ``(n_programs, n_lrs, n_seeds)`` and the wall seconds spent per program. ``chunk``:
+    programs per call in the ``"vmap"`` layout.
     """
     layout = layout or default_layout()
     lr_mults = np.asarray(lr_mults, np.float32)
@@ -290,53 +282,58 @@ def train_runs(
     losses = np.empty((n_prog, n_lrs, len(seeds)), np.float32)
     ok = np.empty((n_prog, n_lrs, len(seeds)), bool)
     seconds = np.zeros(n_prog)
-    if layout == "runs":
-        for p, enc in enumerate(encoded):
-            start = time.perf_counter()
-            fn = compiled_run(task, enc.capacity()).compiled
-            prog = {k: jnp.asarray(v) for k, v in enc.padded(enc.capacity()).items()}
-            pending = []
-            for i in range(n_lrs):
-                mult = jnp.float32(lr_mults[p, i])
-                for j, s in enumerate(seeds):
-                    w0, idx = arrays.seed(s)
-                    pending.append((i, j, fn(prog, mult, arrays.schedule, w0, idx, arrays.data)))
-            for i, j, (loss, good) in pending:
-                losses[p, i, j] = float(loss)
-                ok[p, i, j] = bool(good)
-            seconds[p] = time.perf_counter() - start
-        return losses, ok, seconds
-    return _train_vmapped(task, encoded, lr_mults, seeds, chunk, losses, ok, seconds)
+    if layout == "vmap":
+        return _train_vmapped(task, encoded, lr_mults, seeds, chunk, losses, ok, seconds)
+    for p, enc in enumerate(encoded):
+        start = time.perf_counter()
+        capacity = enc.capacity()
+        fn = compiled_run(task, capacity).compiled
+        prog = {k: jnp.asarray(v) for k, v in enc.padded(capacity).items()}
+        pending = []
+        for i in range(n_lrs):
+            table = jnp.asarray(scalar_table(enc, arrays.schedule * lr_mults[p, i],
+                                             capacity.scalar_slots))
+            for j, s in enumerate(seeds):
+                w0, idx = arrays.seed(s)
+                pending.append((i, j, fn(prog, table, w0, idx, arrays.data)))
+        for i, j, (loss, good) in pending:  # jax dispatches asynchronously: wait once here
+            losses[p, i, j] = float(loss)
+            ok[p, i, j] = bool(good)
+        seconds[p] = time.perf_counter() - start
+    return losses, ok, seconds
 
 
 def _train_vmapped(task: Task, encoded: Sequence[EncodedProgram], lr_mults: np.ndarray,
                    seeds: list[int], chunk: int, losses: np.ndarray, ok: np.ndarray,
                    seconds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     arrays = task_arrays(task)
-    n_lrs = lr_mults.shape[1]
-    runs = n_lrs * len(seeds)
-    w0s = jnp.stack([arrays.seed(s)[0] for s in seeds])
-    idxs = jnp.stack([arrays.seed(s)[1] for s in seeds])
-    run_w0 = jnp.tile(w0s, (n_lrs, 1))  # run r = (lr r // n_seeds, seed r % n_seeds)
-    run_idx = jnp.tile(idxs, (n_lrs, 1, 1))
+    n_lrs, n_seeds = lr_mults.shape[1], len(seeds)
+    runs = n_lrs * n_seeds  # run r: lr r // n_seeds, seed r % n_seeds
+    w0 = jnp.tile(jnp.stack([arrays.seed(s)[0] for s in seeds]), (n_lrs, 1))
+    idx = jnp.tile(jnp.stack([arrays.seed(s)[1] for s in seeds]), (n_lrs, 1, 1))
     by_capacity: dict[Capacity, list[int]] = {}
     for p, enc in enumerate(encoded):
         by_capacity.setdefault(enc.capacity(), []).append(p)
     for capacity, members in by_capacity.items():
         fn = compiled_run(task, capacity, "vmap", (chunk, runs)).compiled
-        for start in range(0, len(members), chunk):
-            t0 = time.perf_counter()
-            group = members[start : start + chunk]
+        w0s = jnp.broadcast_to(w0, (chunk, *w0.shape))
+        idxs = jnp.broadcast_to(idx, (chunk, *idx.shape))
+        for first in range(0, len(members), chunk):
+            start = time.perf_counter()
+            group = members[first : first + chunk]
             padded = group + [group[-1]] * (chunk - len(group))  # fixed shape: repeat the last
             progs = [encoded[p].padded(capacity) for p in padded]
             prog = {k: jnp.asarray(np.stack([a[k] for a in progs])) for k in progs[0]}
-            mult = jnp.asarray(np.repeat(lr_mults[padded], len(seeds), axis=1))
-            w0 = jnp.broadcast_to(run_w0, (chunk, *run_w0.shape))
-            idx = jnp.broadcast_to(run_idx, (chunk, *run_idx.shape))
-            loss, good = fn(prog, mult, arrays.schedule, w0, idx, arrays.data)
-            loss = np.asarray(loss).reshape(chunk, n_lrs, len(seeds))
-            good = np.asarray(good).reshape(chunk, n_lrs, len(seeds))
+            tables = np.stack([
+                np.repeat(np.stack([scalar_table(encoded[p], arrays.schedule * m,
+                                                 capacity.scalar_slots)
+                                    for m in lr_mults[p]]), n_seeds, axis=0)
+                for p in padded
+            ])
+            loss, good = fn(prog, jnp.asarray(tables), w0s, idxs, arrays.data)
+            loss = np.asarray(loss).reshape(chunk, n_lrs, n_seeds)
+            good = np.asarray(good).reshape(chunk, n_lrs, n_seeds)
             for k, p in enumerate(group):
                 losses[p], ok[p] = loss[k], good[k]
-                seconds[p] = (time.perf_counter() - t0) / len(group)
+                seconds[p] = (time.perf_counter() - start) / len(group)
     return losses, ok, seconds

@@ -66,7 +66,7 @@ class GlyphTask(Task):
         return cross_entropy(self._logits(params, data["val_x"]), data["val_y"])
 
 
-register("glyphs/xs", lambda: GlyphTask((4,), Budget(40, 32), n_train=1024, n_val=256))
+register("glyphs/xs", lambda: GlyphTask((4,), Budget(100, 32), n_train=1024, n_val=256))
 register("glyphs/s", lambda: GlyphTask((8, 16), Budget(150, 32)))
 register("glyphs/m", lambda: GlyphTask((8, 16), Budget(400, 128)))
 register("glyphs/l", lambda: GlyphTask((16, 32), Budget(1500, 128), n_train=16384))
