@@ -82,7 +82,8 @@ def draw_constant(rng: np.random.Generator, interp_weight: bool) -> float:
     in log(1 - b), where the optimizers of the library put their betas); any other constant has
     magnitude ``10^U(-3, 1)``, negative one time in four."""
     if interp_weight:
-        return round(1.0 - 10.0 ** rng.uniform(-3.0, -0.3), 6)
+        distance = float(f"{10.0 ** rng.uniform(-3.0, -0.3):.4g}")
+        return round(1.0 - distance, 3 - math.floor(math.log10(distance)))
     magnitude = 10.0 ** rng.uniform(-3.0, 1.0)
     sign = -1.0 if rng.random() < 0.25 else 1.0
     return float(f"{sign * magnitude:.4g}")
@@ -223,8 +224,9 @@ def perturb(
     factor = 2.0 ** rng.normal(0.0, s.constant_sigma)
     if interp_weight and s.interp_log_space and 0.0 < value < 1.0:
         # Round 1 - b, not b, so that 0.9999 stays distinct from 1; keep b inside (0, 1).
-        distance = min(max((1.0 - value) * factor, 1e-6), 1.0 - 1e-6)
-        return 1.0 - float(f"{distance:.6g}")
+        distance = float(f"{min(max((1.0 - value) * factor, 1e-6), 1.0 - 1e-6):.6g}")
+        decimals = 5 - math.floor(math.log10(distance))  # 6 significant digits of 1 - b
+        return round(1.0 - distance, decimals)
     new = value * factor
     if not math.isfinite(new):
         return value

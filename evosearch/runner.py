@@ -157,6 +157,14 @@ class Runner:
 
     def run(self) -> RunOutcome:
         self.out.mkdir(parents=True, exist_ok=True)
+        if self.engine is not None:
+            self.engine.resume_budget()
+            if self.engine.done:
+                # A finished search and no more budget: nothing to evaluate, start no workers.
+                self.progress.message(f"{self.out}: the search is finished; raise "
+                                      "search.max_evaluations (--set) to continue it")
+                info = SuiteInfo(self.config.search.suite, self.engine.stage_names)
+                return RunOutcome("finished", self.out, self.engine, info)
         executor = self.executor or make_executor(self.config.executor, self.config.search.suite)
         try:
             return self._run(executor)
@@ -182,7 +190,6 @@ class Runner:
             dropped = truncate_log(self.out / LOG, self.engine.counters.batches)
             if dropped:
                 self.progress.message(f"log: dropped {dropped} lines written after the checkpoint")
-            self.engine.resume_budget()
         engine = self.engine
         self.best_seen = engine.best_id
         self.run_info["sessions"] = int(self.run_info.get("sessions", 0)) + 1

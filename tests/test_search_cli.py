@@ -10,8 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from evosearch import config as cfg
 from evosearch.cli import build_parser
 from evosearch.progress import read_log
@@ -26,15 +24,6 @@ def _evosearch(*args: str, timeout: float = 240, **kw) -> subprocess.CompletedPr
                           capture_output=True, text=True, timeout=timeout, **kw)
 
 
-def _smoke_suite_available() -> bool:
-    try:
-        from proxy_tasks import get_suite  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _smoke_suite_available(), reason="proxy_tasks.get_suite not built yet")
 def test_smoke_search_runs_every_stage_checkpoints_restarts_and_reports(tmp_path):
     out = tmp_path / "smoke"
     start = time.monotonic()
