@@ -42,6 +42,8 @@ from programs import Program, library, read
 CHECKPOINT = "checkpoint.json"
 LOG = "log.jsonl"
 RESTART_FILE = "RESTART"
+RECOGNITION_INTERVAL = 20.0
+"""Seconds between two recognitions of the best program for the progress line."""
 
 
 def load_warm_start(spec: str) -> Program:
@@ -152,6 +154,8 @@ class Runner:
         self.evaluated = 0
         self.driver_seconds = float(self.run_info.get("driver_seconds", 0.0))
         self.best_seen: int | None = None
+        self.labelled: int | None = None  # the record the progress line names
+        self.last_recognition = -RECOGNITION_INTERVAL
 
     # --- the loop --------------------------------------------------------------------------------
 
@@ -217,17 +221,15 @@ class Runner:
                         continue
                     for batch_id, scores in executor.completed(timeout=0.2):
                         buffer[batch_id] = scores
+                    tick = time.perf_counter()  # from here on the driver works
                     self._report_executor_events(executor, engine)
                     while engine.in_flight and engine.in_flight[0].id in buffer:
-                        tick = time.perf_counter()
                         batch = engine.in_flight[0]
                         engine.consume(batch.id, buffer.pop(batch.id))
                         self.evaluated += len(batch.jobs)
                         self._top_up(executor)
                         self._after_batch(engine)
-                        self.driver_seconds += time.perf_counter() - tick
-                        now = time.monotonic()
-                        evals = engine.counters.evaluations
+                        evals, now = engine.counters.evaluations, time.monotonic()
                         every = self.config.checkpoint
                         if (
                             evals - last_checkpoint_evals >= every.every_evaluations
@@ -235,7 +237,9 @@ class Runner:
                         ):
                             self._checkpoint(engine)
                             last_checkpoint_evals, last_checkpoint_time = evals, now
+                    self._label_best(engine)
                     self.progress.update(engine, self.evaluated)
+                    self.driver_seconds += time.perf_counter() - tick
                 engine.elapsed = elapsed_before + time.monotonic() - started
                 self.run_info["status"] = status
                 self._checkpoint(engine, final=True)
@@ -289,20 +293,30 @@ class Runner:
         self.log.write(batch_record(engine, self.evaluated, self.driver_seconds))
         if engine.best_id != self.best_seen:
             self.best_seen = engine.best_id
-            self._new_best(engine)
+            best = engine.best()
+            assert best is not None
+            self.log.write(
+                {"event": "new_best", "after_batch": engine.counters.batches, "id": best.id,
+                 "stage": best.stage, "fitness": best.fitness, "text": best.text}
+            )
 
-    def _new_best(self, engine: Evolution) -> None:
-        best = engine.best()
-        assert best is not None
-        self.log.write(
-            {"event": "new_best", "after_batch": engine.counters.batches, "id": best.id,
-             "stage": best.stage, "fitness": best.fitness, "text": best.text}
-        )
-        if self.config.progress.recognize:
-            # Off the hot path: only when the best changes, and cached by program.
-            from evosearch.describe import recognize
+    def _label_best(self, engine: Evolution) -> None:
+        """Name the best program for the progress line. Recognition costs tens of
+        milliseconds of the CPU the evaluators use, so it runs only when the best has changed
+        and at most once per :data:`RECOGNITION_INTERVAL` seconds (until then the line shows
+        no name rather than a stale one)."""
+        if engine.best_id != self.labelled:
+            self.progress.best_label = ""
+        if not self.config.progress.recognize or engine.best_id in (None, self.labelled):
+            return
+        now = time.monotonic()
+        if now - self.last_recognition < RECOGNITION_INTERVAL:
+            return
+        from evosearch.describe import recognize
 
-            self.progress.best_label = recognize(engine.program(best.id))
+        self.last_recognition = now
+        self.labelled = engine.best_id
+        self.progress.best_label = recognize(engine.program(engine.best_id))
 
     def _report_executor_events(self, executor: Executor, engine: Evolution) -> None:
         for event in executor.events:
