@@ -119,7 +119,7 @@ def evaluate(
     def run(mults: np.ndarray, run_seeds: tuple[int, ...]) -> Scores:
         losses, ok, seconds = train_runs(task, encoded, mults, run_seeds, layout=layout)
         return Scores(task.name, losses, ~ok, np.asarray(mults, np.float64), run_seeds,
-                      float(task.worst_loss), seconds)
+                      float(np.float32(task.worst_loss)), seconds)
 
     if isinstance(policy, np.ndarray):
         return run(policy, seeds)

@@ -337,3 +337,43 @@ def _train_vmapped(task: Task, encoded: Sequence[EncodedProgram], lr_mults: np.n
                 losses[p], ok[p] = loss[k], good[k]
                 seconds[p] = (time.perf_counter() - start) / len(group)
     return losses, ok, seconds
+
+
+# --- a recorded run, for checking every step against the reference ---------------------------
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One run step by step: ``history[t]`` is ``(w, g, m, v)`` as step ``t`` saw them (flat),
+    ``final`` the ``(w, m, v)`` after the last step, ``lrs[t]`` the ``lr`` input of step
+    ``t``."""
+
+    history: np.ndarray
+    final: np.ndarray
+    lrs: np.ndarray
+    score: float
+    ok: bool
+
+
+_TRACE_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
+def trace_run(task: Task, program: Any, lr_mult: float = 1.0, seed: int = 0,
+              chunk: int | None = DEFAULT_CHUNK) -> Trace:
+    """Train ``program`` once on ``task`` with the interpreter and record every step. A
+    separate compile from :func:`compiled_run` (same code, plus the recording)."""
+    from proxy_tasks.encoding import encode
+
+    enc = encode(program)
+    capacity = enc.capacity()
+    key = (task.name, id(task), capacity, chunk)
+    fn = _TRACE_CACHE.get(key)
+    if fn is None:
+        fn = _TRACE_CACHE[key] = jax.jit(make_run(task, capacity, chunk, record=True))
+    arrays = task_arrays(task)
+    lrs = (arrays.schedule * np.float32(lr_mult)).astype(np.float32)
+    table = scalar_table(enc, lrs, capacity.scalar_slots)
+    w0, idx = arrays.seed(seed)
+    prog = {k: jnp.asarray(v) for k, v in enc.padded(capacity).items()}
+    score, ok, history, final = fn(prog, jnp.asarray(table), w0, idx, arrays.data)
+    return Trace(np.asarray(history), np.asarray(final), lrs, float(score), bool(ok))
