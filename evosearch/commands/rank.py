@@ -1,0 +1,74 @@
+"""``evosearch rank``: rank programs on proxy tasks with lr tuning and paired seeds.
+
+How a user checks what a proxy suite rewards before spending hours of search on it. The logic
+lives in :mod:`proxy_tasks.rank`; this module parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tasks", default="teacher/s,char/s",
+                        help="comma-separated task names (see --list-tasks); default %(default)s")
+    parser.add_argument("--programs", default="lion,adamw,signum,rmsprop,momentum",
+                        help="comma-separated library names or .prog files; default %(default)s")
+    parser.add_argument("--baseline", default="adamw",
+                        help="the program others are tested against; default %(default)s")
+    parser.add_argument("--seeds", type=int, default=5,
+                        help="evaluation seeds, paired across programs; default %(default)s")
+    parser.add_argument("--tune-seeds", type=int, default=2,
+                        help="separate seeds for choosing each lr (0: tune on the evaluation "
+                             "seeds); default %(default)s")
+    parser.add_argument("--lrs", default="grid",
+                        help="'grid' (quarter decades, 0.1x to 10x each program's scale), "
+                             "'coarse-to-fine', or comma-separated multipliers")
+    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON")
+    parser.add_argument("--list-tasks", action="store_true", help="list the tasks and exit")
+
+
+def _policy(text: str):
+    from proxy_tasks.lr_policy import DEFAULT_POLICY, CoarseToFine
+
+    if text == "grid":
+        return DEFAULT_POLICY
+    if text == "coarse-to-fine":
+        return CoarseToFine()
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise SystemExit(
+            f"--lrs: expected 'grid', 'coarse-to-fine' or numbers, got {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from programs import ProgramError
+    from proxy_tasks import get_task, task_names
+    from proxy_tasks.rank import load_programs, rank
+
+    if args.list_tasks:
+        for name in task_names():
+            print(f"{name:14s} {get_task(name).description}")
+        return 0
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    try:
+        for t in tasks:
+            get_task(t)
+        programs = load_programs(args.programs.split(","))
+        result = rank(programs, tasks, seeds=args.seeds, tune_seeds=args.tune_seeds,
+                      lrs=_policy(args.lrs), baseline=args.baseline,
+                      progress=lambda line: print(line, file=sys.stderr, flush=True))
+    except (KeyError, ValueError, FileNotFoundError, ProgramError) as e:
+        message = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"evosearch rank: {message}", file=sys.stderr)
+        return 2
+    print(result.table())
+    if args.json:
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return 0
