@@ -168,6 +168,9 @@ def test_ray_scores_equal_local_scores_on_actors_spread_over_both_nodes(cluster,
         for b in _batches():
             ex.submit(b)
         assert _fitness(_collect(ex, 2)) == expected
+        deadline = time.monotonic() + 60
+        while len(ex.placement()) < 2 and time.monotonic() < deadline:
+            ex.completed(timeout=0.2)  # the second actor may still be loading its suite
         assert len({where["node"] for where in ex.placement()}) == 2
         assert [e.kind for e in ex.events] == ["ray_started"]
 
@@ -231,6 +234,16 @@ def test_an_unknown_suite_is_a_clear_error(cluster):
     ex = RayExecutor("no-such-suite", workers=1)
     try:
         with pytest.raises(ExecutorError, match="cannot load suite 'no-such-suite'"):
+            ex.describe(baselines=False)
+    finally:
+        ex.close()
+
+
+def test_actors_that_cannot_be_placed_are_a_clear_error_not_a_hang(cluster):
+    ex = RayExecutor("numpy", workers=1, gpus=True, start_timeout=3)  # this cluster has no GPU
+    try:
+        with pytest.raises(ExecutorError, match=r"no evaluation actor became ready within 3 s; "
+                                                r"the cluster has 2 CPU\(s\).*1 GPU"):
             ex.describe(baselines=False)
     finally:
         ex.close()

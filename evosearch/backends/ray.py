@@ -138,6 +138,7 @@ class RayExecutor(Executor):
         self._by_ref: dict[Any, tuple[_Actor, Task | None]] = {}  # task or ready() refs
         self._next_token = 0
         self._starved_since: float | None = None
+        self._failed_starts = 0  # actors in a row that died before loading their suite
         self._waiting_reported = False
         self._owns_ray = connect(address, workers)
         try:
@@ -316,6 +317,7 @@ class RayExecutor(Executor):
             actor.ready = True
             actor.where = dict(value)
             self._starved_since = None
+            self._failed_starts = 0
             return
         actor.tasks.remove(task)
         self._assembler.finish(task, [Score.from_json(s) for s in value])
@@ -340,6 +342,16 @@ class RayExecutor(Executor):
             del self._by_ref[ref]
         with contextlib.suppress(Exception):
             ray.kill(actor.handle, no_restart=True)
+        if not actor.ready:
+            self._failed_starts += 1
+            if self._failed_starts >= max(3, 2 * self.n):
+                self.close()
+                raise ExecutorError(
+                    f"evaluation actors die before they start ({self._failed_starts} in a row; "
+                    f"the last: {why}). A driver and cluster that disagree on token "
+                    "authentication (RAY_AUTH_MODE) do this, as does a node whose Python "
+                    "cannot run evosearch; see docs/cluster.md"
+                )
         tasks = list(actor.tasks)
         resubmitted = self._retry(tasks[:1], "an evaluation actor died", tasks[1:])
         replacement = self._start(actor.index)
@@ -384,8 +396,8 @@ class RayExecutor(Executor):
     def _starved_message(self, waited: float) -> str:
         return (
             f"no evaluation actor became ready within {waited:.0f} s; {self._cluster_state()} "
-            "(each actor needs 1 CPU; add a node with `ray start --address=HEAD:PORT`, then "
-            "resume with --resume)"
+            f"(each actor needs 1 CPU{' and 1 GPU' if self._options['num_gpus'] else ''}; add "
+            "a node with `ray start --address=HEAD:PORT`, then resume with --resume)"
         )
 
     def close(self) -> None:

@@ -123,43 +123,17 @@ def connect(address: str, num_cpus: int) -> bool:
     target = resolve(address)
     if target != "auto":
         probe(target)
-    token = _use_token_if_available()
+    # "auto" goes to Ray as "auto": for a cluster found on this machine Ray then authenticates
+    # with the local token, as `ray start` does; an explicit address follows RAY_AUTH_MODE only.
+    joined = "auto" if address.strip() == "auto" else target
     try:
-        ray.init(address=target, **quiet)
+        ray.init(address=joined, **quiet)
     except Exception as e:  # noqa: BLE001 - version mismatch, refused handshake, ...
-        auth = (
-            "this machine sent the token it has (~/.ray/auth_token or RAY_AUTH_TOKEN): is it "
-            "the head machine's?" if token else
-            "this machine has no Ray token: copy ~/.ray/auth_token from the head machine"
-        )
         raise ExecutorError(
             f"cannot join the Ray cluster at {target}: {e}. Every machine needs the same "
-            f"Python, Ray and evosearch versions, and, where the cluster uses token "
-            f"authentication (Ray's default since 2.59), the same token: {auth} "
-            "(see docs/cluster.md)"
+            "Python, Ray and evosearch versions; if the cluster uses token authentication "
+            "(`ray start` printed 'Token authentication is enabled'), set RAY_AUTH_MODE=token "
+            "here and give this machine the head's token (~/.ray/auth_token or "
+            "RAY_AUTH_TOKEN); see docs/cluster.md"
         ) from None
     return True
-
-
-def _use_token_if_available() -> bool:
-    """Authenticate to the cluster as ``ray start`` would on this machine: with the token
-    found here, if any, unless RAY_AUTH_MODE says otherwise.
-
-    Ray 2.60 starts clusters (``ray.init``, and ``ray start`` where a token exists) with token
-    authentication, but a driver *joining* a cluster does not send its token unless
-    RAY_AUTH_MODE=token: without this, ``--address auto`` fails against the cluster that
-    ``ray start --head`` just started on the same machine.
-    """
-    mode = os.environ.get("RAY_AUTH_MODE")
-    if mode is not None:
-        return mode.lower() == "token"
-    try:
-        from ray._private.authentication.authentication_token_setup import (
-            maybe_enable_token_auth_if_token_available,
-        )
-    except ImportError:  # another Ray: its own defaults apply
-        return False
-    try:
-        return bool(maybe_enable_token_auth_if_token_available(warn_if_disabled=False))
-    except Exception:  # noqa: BLE001 - an unreadable token: let ray.init report it
-        return False
