@@ -64,4 +64,4 @@ class CharTask(Task):
 register("char/xs", lambda: CharTask(32, Budget(100, 32), embed=8, n_val=1024))
 register("char/s", lambda: CharTask(64, Budget(150, 128)))
 register("char/m", lambda: CharTask(128, Budget(400, 256)))
-register("char/l", lambda: CharTask(256, Budget(2000, 512)))
+register("char/l", lambda: CharTask(256, Budget(1500, 512)))

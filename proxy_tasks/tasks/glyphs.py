@@ -21,23 +21,24 @@ from proxy_tasks.models import (
 from proxy_tasks.registry import register
 from proxy_tasks.task import Budget, Layout, Task
 
-SIZE, N_CLASSES = 16, 10
+N_CLASSES = 10
 
 
 class GlyphTask(Task):
     family = "glyphs"
 
     def __init__(self, channels: tuple[int, ...], budget: Budget, n_train: int = 4096,
-                 n_val: int = 1024) -> None:
+                 n_val: int = 1024, size: int = 12) -> None:
+        self.size = size
         self.channels = (1, *channels)
         self.budget = budget
         self._n_train, self.n_val = n_train, n_val
-        side = SIZE // 2 ** len(channels)
+        side = size // 2 ** len(channels)
         self.head = (side * side * self.channels[-1], N_CLASSES)
         self.worst_loss = 2.0 * math.log(N_CLASSES)
         self.name = "glyphs"
         self.description = (
-            f"generated {SIZE}x{SIZE} glyphs, {N_CLASSES} classes, convnet channels "
+            f"generated {size}x{size} glyphs, {N_CLASSES} classes, convnet channels "
             f"{'-'.join(map(str, self.channels))}, {n_train} train / {n_val} val, "
             f"{budget.steps} steps, batch {budget.batch_size}, {budget.schedule}"
         )
@@ -51,7 +52,7 @@ class GlyphTask(Task):
         return self._n_train
 
     def make_data(self) -> dict[str, np.ndarray]:
-        return glyph_data(self._n_train, self.n_val)
+        return glyph_data(self._n_train, self.n_val, size=self.size, shift=self.size // 6)
 
     def init_tensors(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {**conv_init(rng, self.channels), **mlp_init(rng, "head", self.head, 0.5)}
@@ -66,7 +67,7 @@ class GlyphTask(Task):
         return cross_entropy(self._logits(params, data["val_x"]), data["val_y"])
 
 
-register("glyphs/xs", lambda: GlyphTask((4,), Budget(100, 32), n_train=1024, n_val=256))
-register("glyphs/s", lambda: GlyphTask((8, 16), Budget(150, 32)))
-register("glyphs/m", lambda: GlyphTask((8, 16), Budget(400, 128)))
-register("glyphs/l", lambda: GlyphTask((16, 32), Budget(1500, 128), n_train=16384))
+register("glyphs/xs", lambda: GlyphTask((4,), Budget(60, 16), n_train=1024, n_val=256))
+register("glyphs/s", lambda: GlyphTask((4, 8), Budget(150, 16)))
+register("glyphs/m", lambda: GlyphTask((8, 16), Budget(300, 64)))
+register("glyphs/l", lambda: GlyphTask((16, 32), Budget(1000, 128), n_train=16384))

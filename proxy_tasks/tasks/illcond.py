@@ -61,4 +61,4 @@ class IllcondTask(Task):
 register("illcond/xs", lambda: IllcondTask((16,), Budget(100, 32), n_train=1024, n_val=512))
 register("illcond/s", lambda: IllcondTask((64, 64), Budget(150, 64)))
 register("illcond/m", lambda: IllcondTask((128, 128), Budget(500, 128)))
-register("illcond/l", lambda: IllcondTask((256, 256), Budget(2000, 256), n_train=16384))
+register("illcond/l", lambda: IllcondTask((256, 256), Budget(1000, 256), n_train=16384))

@@ -60,7 +60,7 @@ def _sizes(prefix: str, noise: float) -> None:
     # s, m, l about 10x apart in cost; m is the research note's task (2x256 student, 400 x 128).
     register(f"{prefix}/xs", lambda: TeacherTask(noise, (32,), Budget(100, 32), n_train=1024,
                                                  n_val=512))
-    register(f"{prefix}/s", lambda: TeacherTask(noise, (128, 128), Budget(150, 64)))
+    register(f"{prefix}/s", lambda: TeacherTask(noise, (128, 128), Budget(200, 64)))
     register(f"{prefix}/m", lambda: TeacherTask(noise, (256, 256), Budget(400, 128)))
     register(f"{prefix}/l", lambda: TeacherTask(noise, (256, 256), Budget(2000, 256),
                                                 n_train=16384))
