@@ -108,11 +108,12 @@ class RunOutcome:
 
 
 class Runner:
-    """One search in one run directory. ``executor`` defaults to the one the config names."""
+    """One search in one run directory. ``executor`` defaults to the one the config names;
+    ``config`` may be None when resuming (the checkpoint's settings are used)."""
 
     def __init__(
         self,
-        config: Config,
+        config: Config | None,
         out: str | Path,
         *,
         resume: bool = False,
@@ -123,8 +124,6 @@ class Runner:
         self.out = Path(out)
         self.resume = resume
         self.restart_request = restart
-        self.progress = progress or ProgressLine(config.progress.interval_seconds)
-        self.config = config
         self.engine: Evolution | None = None
         if resume:
             data = checkpoint.load(self.out / CHECKPOINT)
@@ -143,6 +142,9 @@ class Runner:
                 ) from None
             self.run_info = data.get("run", {})
         else:
+            if config is None:
+                raise config_module.ConfigError("a new search needs a config")
+            self.config = config
             if (self.out / CHECKPOINT).exists():
                 raise CheckpointError(
                     f"{self.out} already holds a search (checkpoint.json): resume it with "
@@ -150,6 +152,7 @@ class Runner:
                 )
             self.warm_start = load_warm_start(config.search.warm_start)
             self.run_info = {"sessions": 0}
+        self.progress = progress or ProgressLine(self.config.progress.interval_seconds)
         self.executor = executor
         self.evaluated = 0
         self.driver_seconds = float(self.run_info.get("driver_seconds", 0.0))
@@ -179,7 +182,8 @@ class Runner:
     def _run(self, executor: Executor) -> RunOutcome:
         info = executor.describe(baselines=self.engine is None)
         if self.engine is None:
-            baselines = [s.fitness for s in info.baselines] or [None] * len(info.stage_names)
+            baselines: list[float | None] = [s.fitness for s in info.baselines]
+            baselines += [None] * (len(info.stage_names) - len(baselines))
             self.engine = Evolution(self.config, info.stage_names, baselines, self.warm_start)
             checkpoint.write_atomic(
                 self.out / "config.json", json.dumps(config_module.to_dict(self.config), indent=2)

@@ -41,11 +41,17 @@ def worst_fitness(suite: Any) -> float:
 
 
 def describe(suite: Any, baselines: bool) -> SuiteInfo:
+    """The suite's stages and, if asked, the baseline's score on every stage but the last (see
+    :class:`evosearch.backends.base.SuiteInfo`)."""
     stages = tuple(suite.stage_names)
     scores: tuple[Score, ...] = ()
     if baselines:
-        scores = tuple(Score.from_suite(suite.baseline(k)) for k in range(len(stages)))
+        scores = tuple(baseline(suite, k) for k in range(len(stages) - 1))
     return SuiteInfo(str(suite.name), stages, scores, worst_fitness(suite))
+
+
+def baseline(suite: Any, stage: int) -> Score:
+    return Score.from_suite(suite.baseline(stage))
 
 
 def evaluate_texts(

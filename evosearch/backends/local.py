@@ -98,7 +98,7 @@ def _worker_main(conn: Connection, suite_name: str) -> None:
         from proxy_tasks.threads import configure_single_thread  # imports no jax
 
         configure_single_thread()
-        from evosearch.suites import describe, evaluate_texts, load_suite, worst_fitness
+        from evosearch.suites import baseline, describe, evaluate_texts, load_suite, worst_fitness
 
         suite = load_suite(suite_name)
         worst = worst_fitness(suite)
@@ -118,6 +118,12 @@ def _worker_main(conn: Connection, suite_name: str) -> None:
             _, token, jobs = message
             scores = evaluate_texts(suite, jobs, worst)
             conn.send(("done", token, [s.to_json() for s in scores]))
+        elif kind == "baseline":
+            _, token, stage = message
+            try:
+                conn.send(("baseline", token, baseline(suite, stage).to_json()))
+            except Exception:  # noqa: BLE001
+                conn.send(("fatal", traceback.format_exc()))
         elif kind == "describe":
             _, token, baselines = message
             try:
@@ -189,23 +195,45 @@ class LocalPool(Executor):
     # --- requests --------------------------------------------------------------------------------
 
     def describe(self, baselines: bool) -> SuiteInfo:
-        worker = self._workers[0]
-        token = self._token()
+        """Stages from worker 0; the baselines (if asked) one stage per worker, in parallel,
+        which also compiles those stages early. Starting is bounded by ``start_timeout``;
+        scoring a baseline is not (it is a real training, minutes on a large stage)."""
         deadline = time.monotonic() + self.start_timeout
-        self._wait_ready(worker, deadline)
-        worker.conn.send(("describe", token, baselines))
+        first = self._workers[0]
+        self._wait_ready(first, deadline)
+        d = self._request(first, ("describe", self._token(), False), "info")
+        self.worst = float(d["worst_fitness"])
+        stages = tuple(d["stage_names"])
+        asks = []
+        for stage in range(len(stages) - 1 if baselines else 0):
+            worker = self._workers[stage % self.n]
+            self._wait_ready(worker, deadline)
+            message = ("baseline", self._token(), stage)
+            worker.conn.send(message)
+            asks.append((worker, message))
+        scores = tuple(Score.from_json(self._request(w, m, "baseline", send=False))
+                       for w, m in asks)
+        return SuiteInfo(d["name"], stages, scores, self.worst)
+
+    def _request(self, worker: _Worker, message: tuple, kind: str, send: bool = True) -> Any:
+        """Send ``message`` (kind, token, ...) and wait, without a time limit, for the answer
+        of ``kind`` with its token; a worker that dies meanwhile is an :class:`ExecutorError`."""
+        if send:
+            worker.conn.send(message)
         while True:
-            message = self._recv(worker, deadline)
-            if message[0] == "info" and message[1] == token:
-                d = message[2]
-                self.worst = float(d["worst_fitness"])
-                return SuiteInfo(
-                    d["name"],
-                    tuple(d["stage_names"]),
-                    tuple(Score.from_json(s) for s in d["baselines"]),
-                    self.worst,
-                )
-            self._handle(worker, message)
+            wait([worker.conn, worker.process.sentinel])
+            try:
+                if not worker.conn.poll():
+                    raise EOFError
+                answer = worker.conn.recv()
+            except (EOFError, OSError):
+                raise ExecutorError(
+                    f"worker {worker.index} died (exit code {worker.process.exitcode}) while "
+                    f"preparing suite {self.suite_name!r}"
+                ) from None
+            if answer[0] == kind and answer[1] == message[1]:
+                return answer[2]
+            self._handle(worker, answer)
 
     def _wait_ready(self, worker: _Worker, deadline: float) -> None:
         while not worker.ready:
