@@ -93,7 +93,7 @@ _LOST = (
 """Errors that mean the actor (or its node) is gone, as opposed to a method that raised."""
 
 
-@dataclass
+@dataclass(eq=False)  # identity: two actors are never "equal"
 class _Actor:
     index: int
     handle: Any

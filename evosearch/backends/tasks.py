@@ -21,7 +21,7 @@ from evosearch.backends.base import Batch, Job
 from evosearch.score import Score
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a retried task is the same task, a split one is not
 class Task:
     """A batch, or one job of it (``offset`` is the job's index in the batch)."""
 
