@@ -32,6 +32,7 @@ _EXPORTS = {
     "suite_names": "proxy_tasks.suite",
     "compile_count": "proxy_tasks.training",
     "configure_single_thread": "proxy_tasks.threads",
+    "enable_compile_cache": "proxy_tasks.compile_cache",
     "single_thread_env": "proxy_tasks.threads",
 }
 

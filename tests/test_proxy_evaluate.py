@@ -155,3 +155,13 @@ def test_bad_input_gets_a_clear_error():
         evaluate(TASK, [good], lrs=np.ones((2, 3)))
     with pytest.raises(TypeError, match="not a programs.Program"):
         evaluate(TASK, [str(good)])
+
+
+def test_the_vmap_layout_for_accelerators_gives_the_same_scores():
+    """Programs and runs batched with vmap (a select over every function): slow on CPU, kept
+    for GPUs; it must score exactly what the per-run layout scores, to float32 rounding."""
+    progs = [library.load("lion"), EXPLODES, library.load("adamw")]
+    runs = evaluate(TASK, progs, lrs=[1.0, 3.0], seeds=(0, 1), layout="runs")
+    vmapped = evaluate(TASK, progs, lrs=[1.0, 3.0], seeds=(0, 1), layout="vmap")
+    np.testing.assert_allclose(vmapped.losses, runs.losses, rtol=1e-5)
+    np.testing.assert_array_equal(vmapped.failed_runs, runs.failed_runs)
