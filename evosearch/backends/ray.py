@@ -31,7 +31,7 @@ import contextlib
 import os
 import socket
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,12 +43,16 @@ from evosearch.backends.local import SINGLE_THREAD_ENV
 from evosearch.backends.ray_cluster import connect
 from evosearch.backends.tasks import Assembler, Task, after_failure
 from evosearch.score import Score
+from proxy_tasks.threads import single_thread_env
 
 
 class Evaluator:
     """The actor: loads the suite once, then scores batches of program texts."""
 
     def __init__(self, suite_name: str) -> None:
+        from proxy_tasks.threads import configure_single_thread  # imports no jax
+
+        configure_single_thread()  # as a local worker does (XLA_FLAGS is also in the env)
         from evosearch.suites import load_suite, worst_fitness
 
         self.suite = load_suite(suite_name)
@@ -62,16 +66,20 @@ class Evaluator:
             "host": socket.gethostname(),
         }
 
-    def describe(self, baselines: bool) -> dict[str, Any]:
+    def describe(self) -> dict[str, Any]:
         from evosearch.suites import describe
 
-        info = describe(self.suite, baselines)
+        info = describe(self.suite, False)
         return {
             "name": info.name,
             "stage_names": list(info.stage_names),
-            "baselines": [s.to_json() for s in info.baselines],
             "worst_fitness": info.worst_fitness,
         }
+
+    def baseline(self, stage: int) -> list[Any]:
+        from evosearch.suites import baseline
+
+        return baseline(self.suite, stage).to_json()
 
     def evaluate(self, jobs: list[tuple[str, int]]) -> list[list[Any]]:
         from evosearch.suites import evaluate_texts
@@ -144,7 +152,7 @@ class RayExecutor(Executor):
         try:
             resources = ray.cluster_resources()
             use_gpus = resources.get("GPU", 0) >= 1 if gpus is None else gpus
-            env = dict(SINGLE_THREAD_ENV)
+            env = {**SINGLE_THREAD_ENV, "XLA_FLAGS": single_thread_env({})["XLA_FLAGS"]}
             if use_gpus:
                 env.pop("JAX_PLATFORMS")  # let jax find the accelerator
             self._options = {
@@ -209,12 +217,18 @@ class RayExecutor(Executor):
     # --- requests --------------------------------------------------------------------------------
 
     def describe(self, baselines: bool) -> SuiteInfo:
+        """Stages from the first actor ready; the baselines, if asked (every stage but the last:
+        the funnel's thresholds), one stage per actor in parallel, which also compiles those
+        stages early. Starting is bounded by ``start_timeout``; scoring a baseline is not (it
+        is a real training, minutes on a large stage). A baseline whose actor is lost is asked
+        of another."""
         deadline = time.monotonic() + self.start_timeout
         while True:
             actor = self._first_ready(deadline)
             try:
-                d = ray.get(actor.handle.describe.remote(baselines),
+                d = ray.get(actor.handle.describe.remote(),
                             timeout=max(1.0, deadline - time.monotonic()))
+                break
             except ray_errors.GetTimeoutError:
                 raise ExecutorError(
                     f"suite {self.suite_name!r}: no description within "
@@ -222,18 +236,55 @@ class RayExecutor(Executor):
                 ) from None
             except _LOST as e:
                 self._lost(actor, _first_line(e))
-                continue
             except ray_errors.RayTaskError as e:
                 raise ExecutorError(
                     f"suite {self.suite_name!r} cannot describe itself:\n{e}"
                 ) from None
-            self.worst = float(d["worst_fitness"])
-            return SuiteInfo(
-                d["name"],
-                tuple(d["stage_names"]),
-                tuple(Score.from_json(s) for s in d["baselines"]),
-                self.worst,
-            )
+        self.worst = float(d["worst_fitness"])
+        stages = tuple(d["stage_names"])
+        scores = self._baselines(len(stages) - 1, deadline) if baselines else ()
+        return SuiteInfo(d["name"], stages, scores, self.worst)
+
+    def _baselines(self, count: int, deadline: float) -> tuple[Score, ...]:
+        scores: dict[int, Score] = {}
+        asked: dict[Any, tuple[int, _Actor]] = {}
+
+        def ask(stage: int) -> None:
+            ready = [a for a in self._actors if a.ready] or [self._first_ready(deadline)]
+            busy = Counter(id(a) for _, a in asked.values())
+            actor = min(ready, key=lambda a: busy[id(a)])
+            asked[actor.handle.baseline.remote(stage)] = (stage, actor)
+
+        self._await_ready(min(count, self.n), deadline)
+        for stage in range(count):
+            ask(stage)
+        while asked:
+            done, _ = ray.wait(list(asked), num_returns=1)
+            for ref in done:
+                stage, actor = asked.pop(ref)
+                try:
+                    scores[stage] = Score.from_json(ray.get(ref))
+                except _LOST as e:
+                    self._lost(actor, _first_line(e))
+                    deadline = time.monotonic() + self.start_timeout
+                    ask(stage)
+                except ray_errors.RayTaskError as e:
+                    raise ExecutorError(
+                        f"suite {self.suite_name!r} cannot score its baseline on stage "
+                        f"{stage}:\n{e}"
+                    ) from None
+        return tuple(scores[k] for k in range(count))
+
+    def _await_ready(self, count: int, deadline: float) -> None:
+        """Wait until ``count`` actors are ready, or at least one is when ``deadline`` passes."""
+        while sum(a.ready for a in self._actors) < count:
+            refs = [a.ready_ref for a in self._actors if not a.ready]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._first_ready(deadline)  # at least one, or a clear error
+                return
+            for ref in ray.wait(refs, num_returns=1, timeout=remaining)[0]:
+                self._handle(ref)
 
     def _first_ready(self, deadline: float) -> _Actor:
         while True:
