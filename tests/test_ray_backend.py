@@ -297,3 +297,19 @@ def test_a_killed_driver_resumes_from_its_checkpoint_with_the_same_search(
     assert code == 0
     assert _state(out) == _state(reference[0])
     assert json.loads((out / "checkpoint.json").read_text())["run"]["sessions"] == 2
+
+
+@pytest.mark.slow  # compiles the jax suite in every actor; the numpy tests above cover the logic
+def test_ray_scores_equal_local_pool_scores_on_the_jax_smoke_suite(cluster):
+    from evosearch.backends.local import LocalPool
+
+    def run(executor) -> tuple[list[float], dict[int, list[float]]]:
+        info = executor.describe(baselines=True)
+        for b in _batches(stage=1):
+            executor.submit(b)
+        return [s.fitness for s in info.baselines], _fitness(_collect(executor, 2, 600))
+
+    with LocalPool("smoke", workers=2) as pool:
+        local = run(pool)
+    with RayExecutor("smoke", workers=2) as ex:
+        assert run(ex) == local
