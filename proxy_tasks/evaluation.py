@@ -99,10 +99,13 @@ def evaluate(
 ) -> Scores:
     """Train each program at each lr multiplier and seed on ``task``; see :class:`Scores`.
 
-    ``lrs``: ``None`` for the default quarter-decade grid from 0.1x to 10x each program's own
-    scale; a sequence of multipliers; a ``(programs, lrs)`` array; or a policy from
-    :mod:`proxy_tasks.lr_policy`. Invalid programs raise :class:`programs.ProgramError` (a
-    ``ValueError``) naming the program's index before anything trains.
+    ``lrs``: ``None`` for the default quarter-decade grid from 0.1x to 10x the task's
+    :attr:`~proxy_tasks.task.Task.lr_scale`; a policy from :mod:`proxy_tasks.lr_policy` (its
+    multipliers are relative to ``lr_scale`` too); or explicit multipliers of each program's
+    ``lr`` input, a sequence shared by all programs or a ``(programs, lrs)`` array (taken as
+    they are). ``Scores.lrs`` holds the multipliers actually used. Invalid programs raise
+    :class:`programs.ProgramError` (a ``ValueError``) naming the program's index before
+    anything trains.
     """
     from proxy_tasks.training import train_runs
 
@@ -124,12 +127,11 @@ def evaluate(
     if isinstance(policy, np.ndarray):
         return run(policy, seeds)
     if isinstance(policy, Grid):
-        mults = np.broadcast_to(np.array(policy.multipliers), (len(programs),
-                                                               len(policy.multipliers)))
-        return run(mults, seeds)
+        mults = np.array(policy.multipliers) * task.lr_scale
+        return run(np.broadcast_to(mults, (len(programs), len(mults))), seeds)
     assert isinstance(policy, CoarseToFine)
-    coarse_mults = np.broadcast_to(np.array(policy.coarse.multipliers),
-                                   (len(programs), len(policy.coarse.multipliers)))
+    coarse = np.array(policy.coarse.multipliers) * task.lr_scale
+    coarse_mults = np.broadcast_to(coarse, (len(programs), len(coarse)))
     coarse = run(coarse_mults, seeds[: policy.coarse_seeds])
     fine = run(policy.fine(coarse.best_lr), seeds)
     return Scores(fine.task, fine.losses, fine.failed_runs, fine.lrs, fine.seeds,

@@ -1,7 +1,9 @@
 """Learning-rate tuning: which multipliers of a program's ``lr`` input to try.
 
 Programs carry their own scale (the library's AdamW computes ``lr * 0.001``), so multiplier 1 is
-each program's nominal learning rate and a grid is centred there. The research note found that
+each program's nominal learning rate; a policy's multipliers are further relative to the task's
+:attr:`~proxy_tasks.task.Task.lr_scale` (short, small tasks want larger steps than the nominal
+ones, which fit the research note's 400-step tasks). The research note found that
 per-program tuning is mandatory (Lion's best lr is 3-10x below AdamW's) and that half-decade
 steps miss Lion's win, hence quarter-decade steps. Policies are plain data, so a suite can say
 which one each stage uses:
@@ -53,7 +55,7 @@ class CoarseToFine:
     ``fine_step`` decades apart, centred on each program's best coarse point, on every seed.
     The reported scores are the fine grid's."""
 
-    coarse: Grid = Grid.around(1.0, 0.5)
+    coarse: Grid = Grid.around(1.5, 0.5)
     fine_step: float = 0.25
     fine_points: int = 3
     coarse_seeds: int = 1
@@ -72,7 +74,7 @@ class CoarseToFine:
 LrPolicy = Grid | CoarseToFine
 
 DEFAULT_POLICY = Grid.around(1.0, 0.25)
-"""Nine multipliers, a quarter decade apart, from 0.1x to 10x the nominal lr."""
+"""Nine multipliers, a quarter decade apart, from 0.1x to 10x the task's lr scale."""
 
 
 def grid_for(lrs: object, n_programs: int) -> np.ndarray | LrPolicy:

@@ -8,16 +8,19 @@ from functools import cache
 
 from proxy_tasks.task import Task
 
-_FACTORIES: dict[str, Callable[[], Task]] = {}
+_FACTORIES: dict[str, tuple[Callable[[], Task], float]] = {}
 
 
-def register(name: str, factory: Callable[[], Task]) -> None:
-    """Add a task under ``name``; a family module calls this once per size at import."""
+def register(name: str, factory: Callable[[], Task], lr_scale: float = 1.0) -> None:
+    """Add a task under ``name``; a family module calls this once per size at import.
+    ``lr_scale``: see :attr:`proxy_tasks.task.Task.lr_scale`."""
     if "/" not in name:
         raise ValueError(f"task names are 'family/size', got {name!r}")
     if name in _FACTORIES:
         raise ValueError(f"task {name!r} is registered twice")
-    _FACTORIES[name] = factory
+    if not lr_scale > 0:
+        raise ValueError(f"task {name!r}: lr_scale must be positive, got {lr_scale}")
+    _FACTORIES[name] = (factory, float(lr_scale))
 
 
 def _load_families() -> None:
@@ -34,11 +37,13 @@ def task_names() -> list[str]:
 def get_task(name: str) -> Task:
     """The task called ``name`` (one instance per process, so its data is built once)."""
     _load_families()
-    factory = _FACTORIES.get(name)
-    if factory is None:
+    entry = _FACTORIES.get(name)
+    if entry is None:
         close = difflib.get_close_matches(name, list(_FACTORIES), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise KeyError(f"unknown task {name!r}{hint} (known: {', '.join(sorted(_FACTORIES))})")
+    factory, lr_scale = entry
     task = factory()
     task.name = name
+    task.lr_scale = lr_scale
     return task

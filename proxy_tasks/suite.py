@@ -62,7 +62,9 @@ class SuiteSpec:
     baseline: str = "adamw"
 
 
-_S_POLICY = CoarseToFine(coarse=Grid.around(1.0, 0.5), fine_step=0.25, fine_points=3)
+_S_POLICY = CoarseToFine(coarse=Grid.around(1.5, 0.5), fine_step=0.25, fine_points=3)
+"""Seven half-decade points over +-1.5 decades of the task's lr scale on the first seed, then
+three quarter-decade points around the best on every seed: 13 runs per task at two seeds."""
 
 SUITES: dict[str, SuiteSpec] = {
     "default": SuiteSpec(
@@ -79,7 +81,7 @@ SUITES: dict[str, SuiteSpec] = {
                   seeds=(0, 1, 2), lrs=_S_POLICY),
             Stage("l", (("teacher/l", 1.0), ("teacher10/l", 1.0), ("char/l", 1.0)),
                   seeds=(0, 1, 2, 3, 4),
-                  lrs=CoarseToFine(coarse=Grid.around(1.0, 0.5), fine_points=3,
+                  lrs=CoarseToFine(coarse=Grid.around(1.5, 0.5), fine_points=3,
                                    coarse_seeds=2)),
         ),
     ),
@@ -87,9 +89,9 @@ SUITES: dict[str, SuiteSpec] = {
         name="smoke",
         description="tiny tasks for tests: milliseconds per program after ~6 s of compiles",
         stages=(
-            Stage("s", (("teacher/xs", 1.0),), seeds=(0,), lrs=Grid.around(1.0, 0.5)),
+            Stage("s", (("teacher/xs", 1.0),), seeds=(0,), lrs=Grid.around(1.5, 0.5)),
             Stage("m", (("teacher/xs", 1.0), ("illcond/xs", 1.0)), seeds=(0, 1),
-                  lrs=Grid.around(1.0, 0.5)),
+                  lrs=Grid.around(1.5, 0.5)),
         ),
     ),
 }

@@ -72,6 +72,11 @@ class Task(ABC):
     description: str
     budget: Budget
     worst_loss: float
+    lr_scale: float = 1.0
+    """Where learning-rate grids centre on this task, as a multiplier of a program's ``lr``
+    input: the geometric middle of the best multipliers of the library's AdamW and Lion
+    (measured; rounded to a quarter decade). The library's scales fit the research note's
+    400-step tasks; shorter and smaller tasks want larger steps, sign methods most of all."""
 
     # --- what a subclass provides ------------------------------------------------------------
     @property

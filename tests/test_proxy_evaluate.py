@@ -41,10 +41,13 @@ def test_scores_hold_every_run_and_each_programs_best_lr():
     assert (s.best_loss < untrained - 0.2).all()
 
 
-def test_default_lrs_are_a_quarter_decade_grid_around_the_programs_own_scale():
+def test_default_lrs_are_a_quarter_decade_grid_around_the_tasks_lr_scale():
     s = evaluate(TASK, [library.load("lion")], seeds=(0,))
     assert s.lrs.shape == (1, 9)
-    np.testing.assert_allclose(np.log10(s.lrs[0]), np.arange(-1, 1.01, 0.25), atol=1e-9)
+    relative = s.lrs[0] / get_task(TASK).lr_scale
+    np.testing.assert_allclose(np.log10(relative), np.arange(-1, 1.01, 0.25), atol=1e-9)
+    # Explicit multipliers are taken as they are.
+    np.testing.assert_array_equal(evaluate(TASK, [library.load("lion")], lrs=[2.0]).lrs, [[2.0]])
 
 
 def test_lrs_may_differ_per_program_and_coarse_to_fine_follows_each_program():

@@ -61,7 +61,15 @@ class CharTask(Task):
         return self._loss(params, data["val_text"], data["val_pos"])
 
 
-register("char/xs", lambda: CharTask(32, Budget(100, 32), embed=8, n_val=1024))
-register("char/s", lambda: CharTask(64, Budget(150, 128)))
-register("char/m", lambda: CharTask(128, Budget(400, 256)))
-register("char/l", lambda: CharTask(256, Budget(1500, 512)))
+# Sizes for the funnel, about 10x apart in cost; m is the research note's round-two char task
+# (hidden 128, batch 256, 400 steps). lr_scale: see Task.lr_scale (measured).
+SIZES: dict[str, dict] = {
+    "xs": dict(hidden=32, budget=Budget(100, 32), embed=8, n_val=1024, lr_scale=17.8),
+    "s": dict(hidden=64, budget=Budget(150, 128), lr_scale=31.6),
+    "m": dict(hidden=128, budget=Budget(400, 256), lr_scale=17.8),
+    "l": dict(hidden=256, budget=Budget(1500, 512), lr_scale=10.0),
+}
+
+for _size, _cfg in SIZES.items():
+    _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
+    register(f"char/{_size}", lambda a=_args: CharTask(**a), lr_scale=_cfg["lr_scale"])

@@ -67,7 +67,14 @@ class GlyphTask(Task):
         return cross_entropy(self._logits(params, data["val_x"]), data["val_y"])
 
 
-register("glyphs/xs", lambda: GlyphTask((4,), Budget(60, 16), n_train=1024, n_val=256))
-register("glyphs/s", lambda: GlyphTask((4, 8), Budget(150, 16)))
-register("glyphs/m", lambda: GlyphTask((8, 16), Budget(300, 64)))
-register("glyphs/l", lambda: GlyphTask((16, 32), Budget(1000, 128), n_train=16384))
+# Sizes for the funnel, about 10x apart in cost. lr_scale: see Task.lr_scale (measured).
+SIZES: dict[str, dict] = {
+    "xs": dict(channels=(4,), budget=Budget(60, 16), n_train=1024, n_val=256, lr_scale=31.6),
+    "s": dict(channels=(4, 8), budget=Budget(150, 16), lr_scale=31.6),
+    "m": dict(channels=(8, 16), budget=Budget(300, 64), lr_scale=31.6),
+    "l": dict(channels=(16, 32), budget=Budget(1000, 128), n_train=16384, lr_scale=10.0),
+}
+
+for _size, _cfg in SIZES.items():
+    _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
+    register(f"glyphs/{_size}", lambda a=_args: GlyphTask(**a), lr_scale=_cfg["lr_scale"])

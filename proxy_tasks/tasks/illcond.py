@@ -58,7 +58,14 @@ class IllcondTask(Task):
         return self._mse(params, data["val_x"], data["val_y"])
 
 
-register("illcond/xs", lambda: IllcondTask((16,), Budget(100, 32), n_train=1024, n_val=512))
-register("illcond/s", lambda: IllcondTask((64, 64), Budget(150, 64)))
-register("illcond/m", lambda: IllcondTask((128, 128), Budget(500, 128)))
-register("illcond/l", lambda: IllcondTask((256, 256), Budget(1000, 256), n_train=16384))
+# Sizes for the funnel, about 10x apart in cost. lr_scale: see Task.lr_scale (measured).
+SIZES: dict[str, dict] = {
+    "xs": dict(hidden=(16,), budget=Budget(100, 32), n_train=1024, n_val=512, lr_scale=100.0),
+    "s": dict(hidden=(64, 64), budget=Budget(150, 64), lr_scale=56.2),
+    "m": dict(hidden=(128, 128), budget=Budget(500, 128), lr_scale=31.6),
+    "l": dict(hidden=(256, 256), budget=Budget(1000, 256), n_train=16384, lr_scale=31.6),
+}
+
+for _size, _cfg in SIZES.items():
+    _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
+    register(f"illcond/{_size}", lambda a=_args: IllcondTask(**a), lr_scale=_cfg["lr_scale"])

@@ -56,15 +56,19 @@ class TeacherTask(Task):
         return cross_entropy(logits, data["val_y"])
 
 
-def _sizes(prefix: str, noise: float) -> None:
-    # s, m, l about 10x apart in cost; m is the research note's task (2x256 student, 400 x 128).
-    register(f"{prefix}/xs", lambda: TeacherTask(noise, (32,), Budget(100, 32), n_train=1024,
-                                                 n_val=512))
-    register(f"{prefix}/s", lambda: TeacherTask(noise, (128, 128), Budget(200, 64)))
-    register(f"{prefix}/m", lambda: TeacherTask(noise, (256, 256), Budget(400, 128)))
-    register(f"{prefix}/l", lambda: TeacherTask(noise, (256, 256), Budget(2000, 256),
-                                                n_train=16384))
+# Sizes for the funnel, about 10x apart in cost (benchmarks/eval_bench.py); m is the research
+# note's task (2x256 student, 400 steps of 128). lr_scale: see Task.lr_scale (measured).
+SIZES: dict[str, dict] = {
+    "xs": dict(hidden=(32,), budget=Budget(100, 32), n_train=1024, n_val=512, lr_scale=31.6),
+    "s": dict(hidden=(128, 128), budget=Budget(200, 64), lr_scale=10.0),
+    "m": dict(hidden=(256, 256), budget=Budget(400, 128), lr_scale=1.0),
+    "l": dict(hidden=(256, 256), budget=Budget(2000, 256), n_train=16384, lr_scale=1.0),
+}
+VARIANTS: dict[str, float] = {"teacher": 0.2, "teacher10": 0.1}
+"""Family name -> fraction of training labels replaced by random ones."""
 
-
-_sizes("teacher", 0.2)
-_sizes("teacher10", 0.1)
+for _family, _noise in VARIANTS.items():
+    for _size, _cfg in SIZES.items():
+        _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
+        register(f"{_family}/{_size}", lambda n=_noise, a=_args: TeacherTask(n, **a),
+                 lr_scale=_cfg["lr_scale"])
