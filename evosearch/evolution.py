@@ -11,8 +11,9 @@ The life of a child: a tournament picks a parent in an island (islands take turn
 makes a valid child that differs from it; the cache or a job in flight supplies its stage-0
 score, or a new job is queued; each score that passes the funnel's threshold sends it one stage
 further (again through the cache); when its funnel ends it joins its island and the oldest
-member leaves. The warm start is evaluated first and fills the population with copies; a restart
-does the same with the best program or the warm start.
+member leaves. The warm start is evaluated first and fills the population with copies as soon
+as it has its stage-0 score (its later stages are scored while the children are); a restart
+fills the population with copies of the best program or of the warm start.
 """
 
 from __future__ import annotations
@@ -295,6 +296,14 @@ class Evolution:
             if not self.funnel.promotes(stage, score, self._population_fitness):
                 self._join(c)
                 return
+            if c.parent is None and self.initial_id is None:
+                # The warm start fills the population as soon as it has a score, and goes on
+                # through the funnel from there: on the default suite its last stage alone
+                # takes minutes, which the workers would otherwise spend idle.
+                self.lineage.add(self._record(c))
+                self._programs[c.id] = c.program
+                self.initial_id = c.id
+                self.population.fill(c.id)
 
     def _make_job(self, key: str, stage: int, text: str) -> None:
         self.queue.append(Job(key, stage, text))
@@ -307,8 +316,8 @@ class Evolution:
 
     # --- joining the population ------------------------------------------------------------------
 
-    def _join(self, c: Candidate) -> None:
-        record = Record(
+    def _record(self, c: Candidate) -> Record:
+        return Record(
             id=c.id,
             parent=c.parent,
             text=format_program(c.program),
@@ -320,13 +329,17 @@ class Evolution:
             born=self.counters.children,
             island=c.island,
         )
-        self.lineage.add(record)
+
+    def _join(self, c: Candidate) -> None:
+        record = self._record(c)
+        self.lineage.add(record)  # for the warm start: its final scores replace the first
         self._programs[record.id] = c.program
         counters = self.counters
         counters.reached[record.stage] += 1
         if c.parent is None:  # the warm start
-            self.initial_id = record.id
-            self.population.fill(record.id)
+            if self.initial_id is None:  # it stopped at stage 0: fill now
+                self.initial_id = record.id
+                self.population.fill(record.id)
         else:
             counters.joined += 1
             self.population.add(c.island, record.id)

@@ -10,6 +10,7 @@ import json
 from collections import Counter
 
 import pytest
+from search_state import deterministic
 
 from evosearch.config import Config, apply_overrides
 from evosearch.evolution import Evolution
@@ -60,14 +61,8 @@ def drive(engine: Evolution, submitted: list | None = None, max_batches: int | N
     return engine
 
 
-def _state(engine: Evolution) -> str:
-    """Everything but wall-clock seconds."""
-    data = engine.to_json()
-    for stages in data["cache"]["entries"].values():
-        for score in stages.values():
-            score[2] = 0
-    data["elapsed"] = 0
-    return json.dumps(data, sort_keys=True)
+def _state(engine: Evolution) -> dict:
+    return deterministic(engine.to_json())
 
 
 def test_warm_start_is_scored_first_then_fills_the_population():
@@ -77,11 +72,16 @@ def test_warm_start_is_scored_first_then_fills_the_population():
     assert [(j.stage, j.fingerprint) for j in first.jobs] == [(0, adamw)]
     assert engine.next_batch() is None  # nothing to mutate until the warm start is scored
     engine.consume(first.id, evaluate_texts(SUITE, [(first.jobs[0].text, 0)], 1e9))
-    second = engine.next_batch()
-    assert [j.stage for j in second.jobs] == [1]  # AdamW ties its own baseline: promoted
-    engine.consume(second.id, evaluate_texts(SUITE, [(second.jobs[0].text, 1)], 1e9))
+    # Scored on stage 0: the population is copies of it at once, children can be made while
+    # it goes on to stage 1 (AdamW ties its own baseline: promoted).
     assert set(engine.population) == {engine.initial_id} and len(engine.population) == 16
-    assert engine.best().stage == 1
+    assert engine.lineage[engine.initial_id].stage == 0 and engine.best() is None
+    second = engine.next_batch()
+    assert second.jobs[0].stage == 1 and second.jobs[0].fingerprint == adamw
+    assert all(j.stage == 0 for j in second.jobs[1:]) and len(second.jobs) == 3
+    drive(engine, max_batches=1)
+    assert engine.lineage[engine.initial_id].stage == 1
+    assert set(engine.population) >= {engine.initial_id}
 
 
 def test_a_search_runs_the_funnel_and_meta_validates():
