@@ -52,19 +52,28 @@ def plot_all(records: list[dict[str, Any]], events: list[dict[str, Any]],
     plt, fig, ax = _figure()
     pop = [r.get("population", {}) for r in records]
     has = [i for i, p in enumerate(pop) if "median_stage0" in p]
+    core: list[float] = []  # the values the y range is fitted to
     if has:
         ax.plot(x[has], [pop[i]["median_stage0"] for i in has], label="population median (stage "
                 f"{stage_names[0]})", color="tab:gray")
-        ax.plot(x[has], [pop[i]["best_stage0"] for i in has], label="population best (stage "
-                f"{stage_names[0]})", color="tab:blue")
+        best0 = [pop[i]["best_stage0"] for i in has]
+        ax.plot(x[has], best0, label=f"population best (stage {stage_names[0]})",
+                color="tab:blue")
+        core += best0
     bests = [(r["evaluations"], r["best"]) for r in records if r.get("best")]
     for stage, name in enumerate(stage_names):
         pts = [(e, b["fitness"]) for e, b in bests if b["stage"] == stage]
-        if pts and stage > 0:
+        if pts:
             ax.scatter(*zip(*pts, strict=True), s=6, label=f"best so far (stage {name})")
+            core += [f for _, f in pts]
     for rx in restart_x:
         ax.axvline(rx, color="tab:red", alpha=0.3, lw=1)
-    ax.set_yscale("symlog", linthresh=1e-3)
+    if core:
+        # Failed programs score a huge constant: fit the axis to the good end, where the
+        # search happens, and let a median of failures run off the top.
+        lo, hi = min(core), max(core)
+        pad = 0.1 * (hi - lo) or 0.05 * abs(hi) or 0.1
+        ax.set_ylim(lo - pad, hi + 3 * pad)
     ax.set_xlabel("evaluations")
     ax.set_ylabel("fitness (lower is better)")
     ax.set_title("fitness" + (" (red: restarts)" if restart_x else ""))
