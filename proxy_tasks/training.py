@@ -13,8 +13,10 @@ it. Two layouts (:data:`LAYOUTS`):
     register file stays in cache.
 ``"vmap"`` (for accelerators)
     programs *and* runs batched with ``vmap`` in chunks of fixed size; the switch then computes
-    every function and selects (what the research note measured at 2.5-3.5x on CPU), but on a
-    GPU wide batches may win. One compile per (task, capacity, chunk size, runs per program).
+    every function and selects: ~180x slower per run-step than ``"runs"`` on the 2-core CPU
+    (``benchmarks/eval_bench.py``, teacher/s; the research note's smaller function table cost
+    2.5-3.5x), but on a GPU wide batches may win. Same scores (tested). One compile per (task,
+    capacity, programs per call, runs per program).
 
 Failed runs: a NaN or inf in any step's training loss, or in the final parameters, state or
 validation loss, gives the task's ``worst_loss``; so does any finite loss above it. A non-finite

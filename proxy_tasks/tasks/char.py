@@ -67,7 +67,7 @@ SIZES: dict[str, dict] = {
     "xs": dict(hidden=32, budget=Budget(100, 32), embed=8, n_val=1024, lr_scale=17.8),
     "s": dict(hidden=64, budget=Budget(150, 128), lr_scale=31.6),
     "m": dict(hidden=128, budget=Budget(400, 256), lr_scale=17.8),
-    "l": dict(hidden=256, budget=Budget(1500, 512), lr_scale=10.0),
+    "l": dict(hidden=256, budget=Budget(1500, 512), lr_scale=17.8),
 }
 
 for _size, _cfg in SIZES.items():

@@ -72,7 +72,7 @@ SIZES: dict[str, dict] = {
     "xs": dict(channels=(4,), budget=Budget(60, 16), n_train=1024, n_val=256, lr_scale=31.6),
     "s": dict(channels=(4, 8), budget=Budget(150, 16), lr_scale=31.6),
     "m": dict(channels=(8, 16), budget=Budget(300, 64), lr_scale=31.6),
-    "l": dict(channels=(16, 32), budget=Budget(1000, 128), n_train=16384, lr_scale=10.0),
+    "l": dict(channels=(16, 32), budget=Budget(1000, 128), n_train=16384, lr_scale=31.6),
 }
 
 for _size, _cfg in SIZES.items():

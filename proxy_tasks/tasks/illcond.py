@@ -63,7 +63,7 @@ SIZES: dict[str, dict] = {
     "xs": dict(hidden=(16,), budget=Budget(100, 32), n_train=1024, n_val=512, lr_scale=100.0),
     "s": dict(hidden=(64, 64), budget=Budget(150, 64), lr_scale=56.2),
     "m": dict(hidden=(128, 128), budget=Budget(500, 128), lr_scale=31.6),
-    "l": dict(hidden=(256, 256), budget=Budget(1000, 256), n_train=16384, lr_scale=31.6),
+    "l": dict(hidden=(256, 256), budget=Budget(1000, 256), n_train=16384, lr_scale=56.2),
 }
 
 for _size, _cfg in SIZES.items():
