@@ -141,14 +141,18 @@ class RestartSettings:
 class CacheSettings:
     """The fitness cache, keyed by the structural fingerprint of the live dataflow.
 
-    The functional key (AutoML-Zero's functional equivalence cache) is on by default: measured
-    on the numpy suite over 1,500 evaluations (``evosearch benchmark``), it raised the share of
-    children scored without training from 3.7 % to 9.0 % for 0.8 ms more driver time per
-    child, which pays for itself whenever one evaluation costs more than about 15 ms.
+    The functional key (AutoML-Zero's functional equivalence cache) is off by default. Measured
+    on the numpy suite over 1,500 evaluations (``evosearch benchmark --functional``) it raised
+    the share of children scored without training from 1.5 % to 17.7 % for 0.8 ms more driver
+    time per child, but in an 800-evaluation run only 46 of its 95 hits were programs that
+    behave the same on random inputs (``programs.equivalence``): e.g. ``clip(update, lr *
+    0.001)`` saturates on the fingerprint's fixed inputs, so AdamW variants with different
+    betas collide. A false hit gives a program another's fitness, silently.
     """
 
     functional: bool = _doc(
-        True, "also key by a functional fingerprint (AutoML-Zero's FEC; ~1 ms per child)"
+        False, "also key by a functional fingerprint (AutoML-Zero's FEC; ~1 ms per child); it "
+        "merges some programs that differ (measured in evosearch/config.py, CacheSettings)"
     )
 
 

@@ -223,8 +223,13 @@ def perturb(
         return draw_constant(rng, interp_weight)
     factor = 2.0 ** rng.normal(0.0, s.constant_sigma)
     if interp_weight and s.interp_log_space and 0.0 < value < 1.0:
-        # Round 1 - b, not b, so that 0.9999 stays distinct from 1; keep b inside (0, 1).
-        distance = float(f"{min(max((1.0 - value) * factor, 1e-6), 1.0 - 1e-6):.6g}")
+        # b stays in (0, 1): a step past b = 0 (1 - b > 1) is reflected back (clamping would
+        # pile weights up at 0, where interp(x, y, b) is just x). Round 1 - b, not b, so that
+        # 0.9999 stays distinct from 1.
+        distance = (1.0 - value) * factor
+        if distance > 1.0:
+            distance = 1.0 / distance
+        distance = float(f"{min(max(distance, 1e-6), 1.0 - 1e-6):.6g}")
         decimals = 5 - math.floor(math.log10(distance))  # 6 significant digits of 1 - b
         return round(1.0 - distance, decimals)
     new = value * factor
