@@ -5,7 +5,7 @@ The functions of the language come from :data:`programs.ops.OPS` (their ``array`
 host before the run (:func:`proxy_tasks.encoding.scalar_table`); here:
 
 * :func:`tensor_step` runs one step's full statements and the weight update. A statement is a
-  ``lax.switch`` on its branch (never batched in the per-program layout, so only the chosen
+  ``lax.switch`` on its branch (never batched in the per-run layout, so only the chosen
   function runs); each branch reads its own arguments, which XLA fuses into the function.
 * Statements run **chunk by chunk**: for each chunk of ``chunk`` parameters, every statement
   of the phase, then the weight update of that chunk. Measured on the 2-core CPU: a statement
@@ -48,7 +48,7 @@ MAX_SUMS = 3
 
 
 @dataclass(frozen=True)
-class Layout:
+class Chunking:
     """How the flat parameter vector is cut: leaves (for ``norm``) and chunks (for speed)."""
 
     leaf_sizes: tuple[int, ...]
@@ -72,7 +72,7 @@ class Layout:
         return np.cumsum(self.leaf_sizes)[:-1].astype(np.int32)
 
 
-def make_layout(leaf_sizes: Sequence[int], chunk: int | None = 2048) -> Layout:
+def make_chunking(leaf_sizes: Sequence[int], chunk: int | None = 2048) -> Chunking:
     """``chunk=None`` (or one at least the parameter count) runs statements unchunked."""
     sizes = tuple(int(n) for n in leaf_sizes)
     total = sum(sizes)
@@ -80,7 +80,7 @@ def make_layout(leaf_sizes: Sequence[int], chunk: int | None = 2048) -> Layout:
         chunk = total
     if chunk < 1:
         raise ValueError(f"chunk must be positive, got {chunk}")
-    return Layout(sizes, int(chunk))
+    return Chunking(sizes, int(chunk))
 
 
 # --- reductions: record the sums over whole vectors, replay them chunk by chunk ----------------
@@ -91,21 +91,21 @@ class _Recording:
 
     xp = jnp
 
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
+    def __init__(self, chunking: Chunking) -> None:
+        self.chunking = chunking
         self.sums: list[jax.Array] = []
 
     def leaf_sum(self, x: jax.Array) -> jax.Array:
-        sizes = self.layout.leaf_sizes
+        sizes = self.chunking.leaf_sizes
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         per_leaf = jnp.stack([jnp.sum(x[s : s + n]) for s, n in zip(starts, sizes,
                                                                        strict=True)])
         self.sums.append(jnp.concatenate([per_leaf, jnp.zeros(1, per_leaf.dtype)]))
-        return jnp.repeat(per_leaf, np.array(sizes), total_repeat_length=self.layout.n)
+        return jnp.repeat(per_leaf, np.array(sizes), total_repeat_length=self.chunking.n)
 
     def total_sum(self, x: jax.Array) -> jax.Array:
         total = jnp.sum(x)
-        self.sums.append(jnp.broadcast_to(total, (len(self.layout.leaf_sizes) + 1,)))
+        self.sums.append(jnp.broadcast_to(total, (len(self.chunking.leaf_sizes) + 1,)))
         return total
 
 
@@ -129,9 +129,9 @@ class _Replay:
         return self._next()[0]
 
 
-def _reduce_branch(branch: Branch | None, layout: Layout) -> Callable[..., jax.Array]:
+def _reduce_branch(branch: Branch | None, chunking: Chunking) -> Callable[..., jax.Array]:
     """The sums one reduction statement needs, ``(MAX_SUMS, leaves + 1)``, from whole rows."""
-    width = len(layout.leaf_sizes) + 1
+    width = len(chunking.leaf_sizes) + 1
 
     def run(rows: jax.Array, slots: jax.Array, args: jax.Array) -> jax.Array:
         if branch is None:
@@ -140,11 +140,11 @@ def _reduce_branch(branch: Branch | None, layout: Layout) -> Callable[..., jax.A
         for kind in branch.pattern:
             if kind == FULL:
                 row = lax.dynamic_index_in_dim(rows, args[i], axis=0, keepdims=False)
-                vals.append(row[: layout.n])
+                vals.append(row[: chunking.n])
             else:
                 vals.append(slots[args[i]])
             i += ARG_WIDTH[kind]
-        backend = _Recording(layout)
+        backend = _Recording(chunking)
         OPS[branch.op].array(backend, *vals)
         sums = backend.sums + [jnp.zeros(width, rows.dtype)] * (MAX_SUMS - len(backend.sums))
         return jnp.stack(sums).astype(rows.dtype)
@@ -155,10 +155,10 @@ def _reduce_branch(branch: Branch | None, layout: Layout) -> Callable[..., jax.A
 # --- the chunked tensor program ----------------------------------------------------------------
 
 
-def _chunk_branch(branch: Branch, layout: Layout) -> Callable[..., jax.Array]:
+def _chunk_branch(branch: Branch, chunking: Chunking) -> Callable[..., jax.Array]:
     op = OPS.get(branch.op)  # None for the pseudo-functions
-    pattern, n = branch.pattern, layout.chunk
-    bounds = jnp.asarray(layout.boundaries)
+    pattern, n = branch.pattern, chunking.chunk
+    bounds = jnp.asarray(chunking.boundaries)
 
     def run(rows: jax.Array, slots: jax.Array, w: jax.Array, sums: jax.Array,
             args: jax.Array, start: jax.Array) -> jax.Array:
@@ -195,18 +195,18 @@ def _chunk_branch(branch: Branch, layout: Layout) -> Callable[..., jax.Array]:
 
 @dataclass(frozen=True)
 class Interpreter:
-    """The compiled-in parts for one task: its layout and the switch's cases."""
+    """The compiled-in parts for one task: how it is chunked, and the switch's cases."""
 
-    layout: Layout
+    chunking: Chunking
     chunk_branches: tuple[Callable[..., jax.Array], ...]
     reduce_branches: tuple[Callable[..., jax.Array], ...]
 
 
-def make_interpreter(layout: Layout) -> Interpreter:
+def make_interpreter(chunking: Chunking) -> Interpreter:
     return Interpreter(
-        layout,
-        tuple(_chunk_branch(b, layout) for b in TENSOR_BRANCHES),
-        tuple(_reduce_branch(b, layout) for b in REDUCE_BRANCHES),
+        chunking,
+        tuple(_chunk_branch(b, chunking) for b in TENSOR_BRANCHES),
+        tuple(_reduce_branch(b, chunking) for b in REDUCE_BRANCHES),
     )
 
 
@@ -222,8 +222,8 @@ def tensor_step(
     ``rows`` is ``(rows, padded)`` with ``g`` in its row; ``w`` is ``(padded,)``. Returns the new
     ``(rows, w)``. The weight update runs per chunk after the last phase's statements.
     """
-    layout = interp.layout
-    n = layout.chunk
+    chunking = interp.chunking
+    n = chunking.chunk
     starts, branches, kinds = prog["phase_start"], prog["tensor_branch"], prog["tensor_args"]
     targets, n_phases = prog["tensor_target"], prog["n_phases"]
     update_row, update_slot = prog["update"][0], prog["update"][1]
@@ -250,6 +250,6 @@ def tensor_step(
             new = jnp.where(last, old - update * slots[update_slot], old)
             return rows, lax.dynamic_update_slice(w, new, (start,))
 
-        return lax.fori_loop(0, layout.n_chunks, chunk, (rows, w))
+        return lax.fori_loop(0, chunking.n_chunks, chunk, (rows, w))
 
     return lax.fori_loop(0, n_phases, phase, (rows, w))

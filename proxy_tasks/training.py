@@ -49,7 +49,7 @@ from proxy_tasks.encoding import (
     EncodedProgram,
     scalar_table,
 )
-from proxy_tasks.interpreter import make_interpreter, make_layout, tensor_step
+from proxy_tasks.interpreter import make_chunking, make_interpreter, tensor_step
 from proxy_tasks.task import Task
 
 LAYOUTS = ("runs", "vmap")
@@ -128,9 +128,9 @@ def make_run(task: Task, capacity: Capacity, chunk: int | None = DEFAULT_CHUNK,
     The weights are a flat vector of their own, outside the register file (``g``, ``m``, ``v``
     and the temporaries): the update writes them in place while reading the register file.
     """
-    layout = make_layout(task.leaf_sizes, chunk)
-    interp = make_interpreter(layout)
-    n, padded = layout.n, layout.padded
+    chunking = make_chunking(task.leaf_sizes, chunk)
+    interp = make_interpreter(chunking)
+    n, padded = chunking.n, chunking.padded
     worst = jnp.float32(task.worst_loss)
     grad = jax.value_and_grad(task.train_loss)
 
