@@ -4,9 +4,10 @@ Sections (``--sections``, default all):
 
 ``step``        per training step, interpreter vs hand-written jitted Lion and AdamW (and one
                 ``jax.jit`` per program, "specialized") on the same task, batch and data.
-``layouts``     per run-step, the layouts the engine could use: one run per call (chunked, the
-                CPU default; unchunked), ``vmap`` over runs of one program (the switch stays a
-                conditional), ``vmap`` over programs and runs (a select over every function).
+``layouts``     per run-step, the layouts the engine could use: one run per call (the CPU
+                default; unchunked and chunked), ``vmap`` over runs of one program (the switch
+                stays a conditional), ``vmap`` over programs and runs (a select over every
+                function).
 ``chunks``      the interpreter's chunk size.
 ``throughput``  programs fully evaluated per second on each task size, vs one ``jax.jit`` per
                 program (compile + run), at 1 lr x 1 seed and at the default suite's lr policy.
@@ -206,8 +207,8 @@ def section_layouts() -> list[dict]:
         return lambda: fn(prog, tb, w, ix, arrays.data)[0]
 
     fns = {
-        "runs, chunked 2048 (CPU default)": per_run(2048),
-        "runs, unchunked": per_run(None),
+        "runs, unchunked (CPU default)": per_run(None),
+        "runs, chunked 2048": per_run(2048),
         "vmap over runs, chunked 2048": vmap_runs(2048),
         "vmap over runs, unchunked": vmap_runs(None),
     }

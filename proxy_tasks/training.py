@@ -110,8 +110,11 @@ def _program_arrays(capacity: Capacity) -> dict[str, jax.ShapeDtypeStruct]:
     }
 
 
-DEFAULT_CHUNK = 2048
-"""Parameters per chunk of the interpreter on CPU (``benchmarks/eval_bench.py`` sweeps it)."""
+DEFAULT_CHUNK: int | None = None
+"""Parameters per chunk of the interpreter; ``None``: one chunk. Measured on the 2-core CPU
+(``benchmarks/eval_bench.py``, section ``chunks``): chunks of 512-8192 are no faster than none
+inside a training step (teacher/m AdamW 1030 us/step at 2048, 961 unchunked; illcond/s 102
+vs 81), so none by default."""
 
 
 def make_run(task: Task, capacity: Capacity, chunk: int | None = DEFAULT_CHUNK,
@@ -196,16 +199,14 @@ def compiled_run(task: Task, capacity: Capacity, layout: str = "runs",
 
     ``layout="runs"``: one run per call. ``layout="vmap"``: ``batch = (programs, runs)`` per
     call: program arrays gain a programs axis, tables, initial weights and batch indices
-    gain both. ``chunk``: parameters per interpreter chunk (default: :data:`DEFAULT_CHUNK` for
-    ``"runs"``, none for ``"vmap"``, where a select computes every branch anyway).
+    gain both. ``chunk``: parameters per interpreter chunk (default :data:`DEFAULT_CHUNK`).
     """
     global _COMPILES, _COMPILE_SECONDS
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; use one of {LAYOUTS}")
     if layout == "runs":
         batch = (1, 1)
-    if chunk is None:
-        chunk = DEFAULT_CHUNK if layout == "runs" else task.n_params
+    chunk = DEFAULT_CHUNK if chunk is None else chunk
     key = (task.name, id(task), capacity, layout, batch, chunk)
     with _LOCK:
         hit = _CACHE.get(key)
@@ -268,13 +269,13 @@ def train_runs(
     lr_mults: np.ndarray,
     seeds: Sequence[int],
     layout: str | None = None,
-    chunk: int = 8,
+    programs_per_call: int = 8,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train every program at each of its lr multipliers and every seed.
 
     ``lr_mults`` is ``(n_programs, n_lrs)``. Returns ``(losses, ok, seconds)``: losses and ok
-    flags ``(n_programs, n_lrs, n_seeds)`` and the wall seconds spent per program. ``chunk``:
-    programs per call in the ``"vmap"`` layout.
+    flags ``(n_programs, n_lrs, n_seeds)`` and the wall seconds spent per program.
+    ``programs_per_call``: the batch of the ``"vmap"`` layout.
     """
     layout = layout or default_layout()
     lr_mults = np.asarray(lr_mults, np.float32)
@@ -285,7 +286,8 @@ def train_runs(
     ok = np.empty((n_prog, n_lrs, len(seeds)), bool)
     seconds = np.zeros(n_prog)
     if layout == "vmap":
-        return _train_vmapped(task, encoded, lr_mults, seeds, chunk, losses, ok, seconds)
+        return _train_vmapped(task, encoded, lr_mults, seeds, programs_per_call, losses, ok,
+                              seconds)
     for p, enc in enumerate(encoded):
         start = time.perf_counter()
         capacity = enc.capacity()
