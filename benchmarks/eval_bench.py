@@ -5,7 +5,7 @@ Sections (``--sections``, default all):
 ``step``        per training step, interpreter vs hand-written jitted Lion and AdamW (and one
                 ``jax.jit`` per program, "specialized") on the same task, batch and data.
 ``layouts``     per run-step, the layouts the engine could use: one run per call (the CPU
-                default; unchunked and chunked), ``vmap`` over runs of one program (the switch
+                default, chunked; unchunked), ``vmap`` over runs of one program (the switch
                 stays a conditional), ``vmap`` over programs and runs (a select over every
                 function).
 ``chunks``      the interpreter's chunk size.
@@ -116,9 +116,10 @@ def interleaved(fns: dict[str, Any], reps: int = REPS) -> dict[str, float]:
 
 
 def interpreter_call(task, program: Program, chunk: int | None = None):
+    """``chunk=None``: the default; ``0``: unchunked."""
     enc = encode(program)
     cap = enc.capacity()
-    fn = compiled_run(task, cap, chunk=chunk).compiled
+    fn = compiled_run(task, cap, chunk=chunk or (task.n_params if chunk == 0 else None)).compiled
     arrays = task_arrays(task)
     prog = {k: jnp.asarray(v) for k, v in enc.padded(cap).items()}
     table = jnp.asarray(scalar_table(enc, arrays.schedule, cap.scalar_slots))
@@ -180,7 +181,7 @@ def section_layouts() -> list[dict]:
     tables = [jnp.asarray(scalar_table(e, arrays.schedule, cap.scalar_slots)) for e in encs]
 
     def per_run(chunk):
-        fn = compiled_run(task, cap, chunk=chunk).compiled
+        fn = compiled_run(task, cap, chunk=chunk or task.n_params).compiled
 
         def call():
             return [fn(p, t, w0, idx, arrays.data)[0] for p, t in zip(progs, tables,
@@ -189,7 +190,7 @@ def section_layouts() -> list[dict]:
         return call
 
     def vmap_runs(chunk):
-        run = make_run(task, cap, chunk)
+        run = make_run(task, cap, chunk)  # make_run: chunk=None is unchunked
         fn = jax.jit(jax.vmap(run, in_axes=(None, 0, 0, 0, None)))
         tb = [jnp.stack([t] * runs) for t in tables]
         w, ix = jnp.stack([w0] * runs), jnp.stack([idx] * runs)
@@ -207,8 +208,8 @@ def section_layouts() -> list[dict]:
         return lambda: fn(prog, tb, w, ix, arrays.data)[0]
 
     fns = {
-        "runs, unchunked (CPU default)": per_run(None),
-        "runs, chunked 2048": per_run(2048),
+        "runs, chunked 2048 (CPU default)": per_run(2048),
+        "runs, unchunked": per_run(None),
         "vmap over runs, chunked 2048": vmap_runs(2048),
         "vmap over runs, unchunked": vmap_runs(None),
     }
@@ -229,10 +230,10 @@ def section_chunks() -> list[dict]:
     rows = []
     for opt in ("lion", "adamw"):
         program = library.load(opt)
-        fns = {str(c): interpreter_call(task, program, c)
-               for c in (512, 1024, 2048, 4096, 8192, None)}
+        fns = {str(c or "none"): interpreter_call(task, program, c)
+               for c in (512, 1024, 2048, 4096, 8192, 0)}
         fns["hand"] = baseline_call(task, handwritten_run(task, opt))
-        best = interleaved(fns, max(3, REPS // 2))
+        best = interleaved(fns, REPS * 2)
         for chunk, sec in best.items():
             us = sec / task.budget.steps * 1e6
             rows.append({"task": task.name, "optimizer": opt, "chunk": chunk, "us_per_step": us})

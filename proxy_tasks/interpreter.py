@@ -7,12 +7,12 @@ host before the run (:func:`proxy_tasks.encoding.scalar_table`); here:
 * :func:`tensor_step` runs one step's full statements and the weight update. A statement is a
   ``lax.switch`` on its branch (never batched in the per-run layout, so only the chosen
   function runs); each branch reads its own arguments, which XLA fuses into the function.
-* Statements can run **chunk by chunk** (``chunk``): for each chunk of parameters, every
-  statement of the phase, then the weight update of that chunk, so that a statement's
-  temporaries stay in cache. Measured on the 2-core CPU: 3x faster for the optimizer statements
-  in isolation, but no faster inside a full training step, whose forward and backward passes
-  evict the cache anyway (``benchmarks/eval_bench.py``, section ``chunks``); the default is one
-  chunk (unchunked), and the option stays for machines and models where it pays.
+* Statements run **chunk by chunk**: for each chunk of ``chunk`` parameters, every statement
+  of the phase, then the weight update of that chunk, so that a statement's temporaries stay in
+  cache instead of making ~5 passes over vectors larger than L2. Measured on the 2-core CPU (15
+  interleaved repetitions, teacher/m, 74k parameters): chunks of 2048 cut a training step from
+  1232 to 989 us with Lion and from 1389 to 1062 us with AdamW (hand-written: 919 and 835); on
+  tasks of 30k parameters or fewer it makes no difference.
 
 Reductions (``norm``, ``global_norm``, ``dot``, ``cosine_sim``, ``clip_by_global_norm``) need
 whole vectors, so they split the program into *phases*, each starting at a reduction. Before a
@@ -74,7 +74,7 @@ class Chunking:
         return np.cumsum(self.leaf_sizes)[:-1].astype(np.int32)
 
 
-def make_chunking(leaf_sizes: Sequence[int], chunk: int | None = None) -> Chunking:
+def make_chunking(leaf_sizes: Sequence[int], chunk: int | None = 2048) -> Chunking:
     """``chunk=None`` (or one at least the parameter count) runs statements unchunked."""
     sizes = tuple(int(n) for n in leaf_sizes)
     total = sum(sizes)

@@ -110,11 +110,9 @@ def _program_arrays(capacity: Capacity) -> dict[str, jax.ShapeDtypeStruct]:
     }
 
 
-DEFAULT_CHUNK: int | None = None
-"""Parameters per chunk of the interpreter; ``None``: one chunk. Measured on the 2-core CPU
-(``benchmarks/eval_bench.py``, section ``chunks``): chunks of 512-8192 are no faster than none
-inside a training step (teacher/m AdamW 1030 us/step at 2048, 961 unchunked; illcond/s 102
-vs 81), so none by default."""
+DEFAULT_CHUNK: int | None = 2048
+"""Parameters per chunk of the interpreter (``None``: one chunk). See
+:mod:`proxy_tasks.interpreter` for the measurement; ``benchmarks/eval_bench.py`` sweeps it."""
 
 
 def make_run(task: Task, capacity: Capacity, chunk: int | None = DEFAULT_CHUNK,
@@ -199,14 +197,16 @@ def compiled_run(task: Task, capacity: Capacity, layout: str = "runs",
 
     ``layout="runs"``: one run per call. ``layout="vmap"``: ``batch = (programs, runs)`` per
     call: program arrays gain a programs axis, tables, initial weights and batch indices
-    gain both. ``chunk``: parameters per interpreter chunk (default :data:`DEFAULT_CHUNK`).
+    gain both. ``chunk``: parameters per interpreter chunk (default: :data:`DEFAULT_CHUNK` for
+    ``"runs"``; the parameter count, i.e. unchunked, for ``"vmap"``).
     """
     global _COMPILES, _COMPILE_SECONDS
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; use one of {LAYOUTS}")
     if layout == "runs":
         batch = (1, 1)
-    chunk = DEFAULT_CHUNK if chunk is None else chunk
+    if chunk is None:  # unchunked in the vmap layout: a select computes every branch anyway
+        chunk = DEFAULT_CHUNK if layout == "runs" else task.n_params
     key = (task.name, id(task), capacity, layout, batch, chunk)
     with _LOCK:
         hit = _CACHE.get(key)
