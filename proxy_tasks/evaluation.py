@@ -119,8 +119,9 @@ def evaluate(
         e.capacity()  # raises for a program too large, before any training
     policy = grid_for(lrs, len(programs))
 
-    def run(mults: np.ndarray, run_seeds: tuple[int, ...]) -> Scores:
-        losses, ok, seconds = train_runs(task, encoded, mults, run_seeds, layout=layout)
+    def run(mults: np.ndarray, run_seeds: tuple[int, ...], which=None) -> Scores:
+        chosen = encoded if which is None else [encoded[i] for i in which]
+        losses, ok, seconds = train_runs(task, chosen, mults, run_seeds, layout=layout)
         return Scores(task.name, losses, ~ok, np.asarray(mults, np.float64), run_seeds,
                       float(np.float32(task.worst_loss)), seconds)
 
@@ -133,6 +134,36 @@ def evaluate(
     coarse = np.array(policy.coarse.multipliers) * task.lr_scale
     coarse_mults = np.broadcast_to(coarse, (len(programs), len(coarse)))
     coarse = run(coarse_mults, seeds[: policy.coarse_seeds])
-    fine = run(policy.fine(coarse.best_lr), seeds)
+    centers, extra_seconds = _extend_at_edges(coarse, policy, run)
+    fine = run(policy.fine(centers), seeds)
     return Scores(fine.task, fine.losses, fine.failed_runs, fine.lrs, fine.seeds,
-                  fine.worst_loss, fine.seconds + coarse.seconds, coarse=coarse)
+                  fine.worst_loss, fine.seconds + coarse.seconds + extra_seconds, coarse=coarse)
+
+
+def _extend_at_edges(coarse: Scores, policy: CoarseToFine, run) -> tuple[np.ndarray, np.ndarray]:
+    """Each program's best coarse multiplier, after walking past the grid's edge for programs
+    whose best point is on it (see :class:`CoarseToFine`). Returns the centres for the fine grid
+    and the extra seconds spent per program."""
+    mults = np.asarray(policy.coarse.multipliers)
+    centers = coarse.best_lr.copy()
+    best = coarse.best_loss.astype(np.float64).copy()
+    extra = np.zeros(len(centers))
+    if len(mults) < 2 or policy.extend == 0:
+        return centers, extra
+    index = coarse.best_index
+    direction = np.where(index == 0, -1, np.where(index == len(mults) - 1, 1, 0))
+    direction[coarse.failed] = 0  # failed everywhere: no direction to follow
+    up, down = mults[-1] / mults[-2], mults[0] / mults[1]
+    for _ in range(policy.extend):
+        moving = np.flatnonzero(direction)
+        if moving.size == 0:
+            break
+        trial = centers[moving] * np.where(direction[moving] > 0, up, down)
+        scores = run(trial[:, None], coarse.seeds, which=moving)
+        extra[moving] += scores.seconds
+        loss = scores.mean_losses[:, 0]
+        better = loss < best[moving]
+        centers[moving[better]] = trial[better]
+        best[moving[better]] = loss[better]
+        direction[moving[~better]] = 0
+    return centers, extra

@@ -53,15 +53,23 @@ class Grid:
 class CoarseToFine:
     """A coarse grid on the first ``coarse_seeds`` seeds, then ``fine_points`` multipliers
     ``fine_step`` decades apart, centred on each program's best coarse point, on every seed.
-    The reported scores are the fine grid's."""
+    The reported scores are the fine grid's.
+
+    ``extend``: when a program's best coarse point is the grid's first or last, the coarse grid
+    is walked further in that direction, one coarse step at a time, while the loss improves, at
+    most ``extend`` steps. A program whose constants put its best learning rate far from the
+    task's usual scale is then tuned, not clipped at the edge; programs inside the grid pay
+    nothing for it."""
 
     coarse: Grid = Grid.around(1.5, 0.5)
     fine_step: float = 0.25
     fine_points: int = 3
     coarse_seeds: int = 1
+    extend: int = 2
 
     def __post_init__(self) -> None:
-        if self.fine_points < 1 or self.fine_step <= 0 or self.coarse_seeds < 1:
+        if (self.fine_points < 1 or self.fine_step <= 0 or self.coarse_seeds < 1
+                or self.extend < 0):
             raise ValueError(f"invalid CoarseToFine {self}")
 
     def fine(self, centers: np.ndarray) -> np.ndarray:

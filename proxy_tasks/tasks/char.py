@@ -73,3 +73,18 @@ SIZES: dict[str, dict] = {
 for _size, _cfg in SIZES.items():
     _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
     register(f"char/{_size}", lambda a=_args: CharTask(**a), lr_scale=_cfg["lr_scale"])
+
+# The default suite's language model (issue 4): small and trained for a long horizon (400 steps
+# at m), where fast response to the gradient matters and long memory alone (Signum .99) loses
+# by ~0.3 nats. m is the suite's fitness, l ~10x its cost, xl ~100x; s is the screen.
+# lr_scale: AdamW's (the baseline's) best multiplier, measured, to a quarter decade.
+CHARLM_SIZES: dict[str, dict] = {
+    "s": dict(hidden=16, budget=Budget(200, 32), embed=8, n_val=2048, lr_scale=5.62),
+    "m": dict(hidden=32, budget=Budget(400, 64), embed=8, lr_scale=5.62),
+    "l": dict(hidden=64, budget=Budget(2000, 128), embed=16, lr_scale=5.62),
+    "xl": dict(hidden=128, budget=Budget(4000, 256), embed=16, lr_scale=5.62),
+}
+
+for _size, _cfg in CHARLM_SIZES.items():
+    _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
+    register(f"charlm/{_size}", lambda a=_args: CharTask(**a), lr_scale=_cfg["lr_scale"])
