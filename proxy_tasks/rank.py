@@ -52,11 +52,39 @@ class RankResult:
     per_task: dict[str, dict[str, Entry]]
     overall: dict[str, Entry]
     seconds: float
+    weights: list[float] | None = None
 
     @property
     def ranking(self) -> list[str]:
         """Programs by overall mean, best first."""
         return sorted(self.programs, key=lambda name: self.overall[name].mean)
+
+    def aggregate(self, weights: Sequence[float]) -> dict[str, float]:
+        """Each program's overall mean under other task weights (same runs, no retraining)."""
+        w = np.asarray(weights, np.float64)
+        if w.shape != (len(self.tasks),) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(f"need {len(self.tasks)} non-negative weights, got {weights}")
+        w = w / w.sum()
+        base = {t: np.mean(self.per_task[t][self.baseline].losses) for t in self.tasks}
+        return {
+            name: float(sum(wk * np.mean(self.per_task[t][name].losses) / base[t]
+                            for wk, t in zip(w, self.tasks, strict=True)))
+            for name in self.programs
+        }
+
+    def weight_sensitivity(self, change: float = 0.2) -> list[dict[str, Any]]:
+        """Who ranks first when one task's weight moves by +-``change`` (relative)."""
+        base = np.asarray(self.weights or [1.0] * len(self.tasks), np.float64)
+        rows = []
+        for k, task in enumerate(self.tasks):
+            for factor in (1.0 - change, 1.0 + change):
+                w = base.copy()
+                w[k] *= factor
+                means = self.aggregate(w)
+                order = sorted(means, key=means.get)
+                rows.append({"task": task, "factor": factor, "first": order[0],
+                             "margin": means[order[1]] - means[order[0]]})
+        return rows
 
     def to_json(self) -> dict[str, Any]:
         def clean(x: Any) -> Any:
@@ -78,6 +106,8 @@ class RankResult:
             "per_task": {t: {p: asdict(e) for p, e in es.items()}
                          for t, es in self.per_task.items()},
             "overall": {p: asdict(e) for p, e in self.overall.items()},
+            "weights": self.weights,
+            "weight_sensitivity": self.weight_sensitivity(),
             "seconds": self.seconds,
         })
 
@@ -86,7 +116,7 @@ class RankResult:
         lines = []
         for title, entries, is_ratio in (
             *((t, self.per_task[t], False) for t in self.tasks),
-            ("overall (loss / baseline's, mean over tasks)", self.overall, True),
+            ("overall (loss / baseline's, weighted mean over tasks)", self.overall, True),
         ):
             lines.append(f"{title}")
             lines.append(f"  {'program':<16} {'mean':>8} {'std':>7} {'best lr':>8} "
@@ -106,6 +136,12 @@ class RankResult:
                              f"{p:>8}{flag}")
             lines.append("")
         lines.append("ranking: " + " < ".join(self.ranking) + f"   ({self.seconds:.1f} s)")
+        if len(self.tasks) > 1:
+            rows = self.weight_sensitivity()
+            firsts = sorted({r["first"] for r in rows})
+            margin = min(r["margin"] for r in rows)
+            lines.append(f"first when any one task's weight moves by 20 %: {', '.join(firsts)} "
+                         f"(smallest lead {100 * margin:.2f} %)")
         return "\n".join(lines)
 
 
@@ -153,10 +189,15 @@ def rank(
     lrs: LrPolicy | Sequence[float] | None = None,
     baseline: str = "adamw",
     progress: Callable[[str], None] | None = None,
+    weights: Sequence[float] | None = None,
+    first_seed: int = 0,
 ) -> RankResult:
     """Tune, evaluate and compare (see the module docstring). The baseline is added from the
     library if it is not among ``programs``. ``tune_seeds=0`` tunes on the evaluation seeds
-    themselves (cheaper, and biased in favour of every program alike)."""
+    themselves (cheaper, and biased in favour of every program alike). ``weights``: the tasks'
+    weights in the overall mean (a suite stage's; default equal). Evaluation seeds are
+    ``first_seed, first_seed + 1, ...``: another ``first_seed`` repeats the ranking on fresh
+    seeds."""
     from proxy_tasks.evaluation import evaluate
 
     if seeds < 1 or tune_seeds < 0:
@@ -168,7 +209,12 @@ def rank(
         programs[baseline] = load_programs([baseline])[baseline]
     names = list(programs)
     progs = [programs[n] for n in names]
-    eval_seeds = list(range(seeds))
+    if weights is not None and (len(weights) != len(tasks) or min(weights) < 0
+                                or sum(weights) <= 0):
+        raise ValueError(f"need one non-negative weight per task, got {weights} for {tasks}")
+    if not 0 <= first_seed < TUNE_SEED_BASE - seeds:
+        raise ValueError(f"first_seed must be in [0, {TUNE_SEED_BASE - seeds}), got {first_seed}")
+    eval_seeds = list(range(first_seed, first_seed + seeds))
     tuning = [TUNE_SEED_BASE + i for i in range(tune_seeds)]
     policy = DEFAULT_POLICY if lrs is None else lrs
     start = time.perf_counter()
@@ -196,7 +242,10 @@ def rank(
         if progress:
             progress(f"{task}: {len(names)} programs, {time.perf_counter() - t0:.1f} s")
     base_means = {t: losses[t][names.index(baseline)].mean() for t in tasks}
-    ratios = np.mean([losses[t] / base_means[t] for t in tasks], axis=0)  # (programs, seeds)
+    w = np.ones(len(tasks)) if weights is None else np.asarray(weights, np.float64)
+    w = w / w.sum()
+    ratios = sum(wk * losses[t] / base_means[t]  # (programs, seeds)
+                 for wk, t in zip(w, tasks, strict=True))
     overall = {}
     for i, name in enumerate(names):
         diff, t, p = _paired(ratios[i], ratios[names.index(baseline)])
@@ -205,4 +254,5 @@ def rank(
             losses=ratios[i].tolist(), best_lr=None, diff=None if name == baseline else diff,
             t=t, p=p, failed=any(per_task[t_][name].failed for t_ in tasks))
     return RankResult(list(tasks), names, baseline, eval_seeds, tuning, per_task, overall,
-                      time.perf_counter() - start)
+                      time.perf_counter() - start,
+                      None if weights is None else [float(x) for x in weights])

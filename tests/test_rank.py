@@ -67,3 +67,25 @@ def test_rank_reports_bad_input_and_exits_nonzero(tmp_path, capsys):
     assert "broken.prog:2" in err and "unknown function 'sing'" in err
     assert main(["rank", "--tasks", "teacher/xxl", "--programs", "lion"]) == 2
     assert "unknown task" in capsys.readouterr().err
+
+
+def test_weights_aggregate_and_weight_sensitivity():
+    programs = load_programs(["adamw", "sgd"])
+    tasks = ["teacher/xs", "illcond/xs"]
+    result = rank(programs, tasks, seeds=2, tune_seeds=0, lrs=[1.0, 10.0], weights=[3.0, 1.0],
+                  first_seed=5)
+    assert result.seeds == [5, 6] and result.weights == [3.0, 1.0]
+    ratio = {t: np.mean(result.per_task[t]["sgd"].losses)
+             / np.mean(result.per_task[t]["adamw"].losses) for t in tasks}
+    expected = 0.75 * ratio["teacher/xs"] + 0.25 * ratio["illcond/xs"]
+    assert result.overall["sgd"].mean == pytest.approx(expected)
+    assert result.aggregate([3.0, 1.0])["sgd"] == pytest.approx(expected)
+    rows = result.weight_sensitivity(0.2)
+    assert len(rows) == 4 and {r["factor"] for r in rows} == {0.8, 1.2}
+    for r in rows:
+        means = result.aggregate([3.0 * (r["factor"] if r["task"] == tasks[0] else 1.0),
+                                  1.0 * (r["factor"] if r["task"] == tasks[1] else 1.0)])
+        assert r["first"] == min(means, key=means.get)
+        assert r["margin"] >= 0
+    with pytest.raises(ValueError, match="weight"):
+        rank(programs, tasks, seeds=2, weights=[1.0])

@@ -13,8 +13,13 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tasks", default="teacher/s,char/s",
-                        help="comma-separated task names (see --list-tasks); default %(default)s")
+    parser.add_argument("--tasks", help="comma-separated task names (see --list-tasks); "
+                        "default: the tasks of --suite's --stage")
+    parser.add_argument("--suite", default="default",
+                        help="suite whose stage supplies tasks, weights and lr policy when "
+                             "--tasks is not given; default %(default)s")
+    parser.add_argument("--stage", default="m",
+                        help="stage of the suite (name or index); default %(default)s")
     parser.add_argument("--programs", default="lion,adamw,signum,rmsprop,momentum",
                         help="comma-separated library names or .prog files; default %(default)s")
     parser.add_argument("--baseline", default="adamw",
@@ -24,9 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tune-seeds", type=int, default=2,
                         help="separate seeds for choosing each lr (0: tune on the evaluation "
                              "seeds); default %(default)s")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="first evaluation seed: another value repeats the ranking on "
+                             "fresh seeds; default %(default)s")
     parser.add_argument("--lrs", default="grid",
-                        help="'grid' (quarter decades, 0.1x to 10x each program's scale), "
-                             "'coarse-to-fine', or comma-separated multipliers")
+                        help="'grid' (quarter decades, 0.1x to 10x the task's lr scale), "
+                             "'coarse-to-fine', 'stage' (the suite stage's policy) or "
+                             "comma-separated multipliers")
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     parser.add_argument("--list-tasks", action="store_true", help="list the tasks and exit")
 
@@ -45,6 +54,20 @@ def _policy(text: str):
             f"--lrs: expected 'grid', 'coarse-to-fine' or numbers, got {text!r}") from None
 
 
+def _suite_stage(suite: str, stage: str):
+    from proxy_tasks.suite import SUITES, suite_names
+
+    spec = SUITES.get(suite)
+    if spec is None:
+        raise KeyError(f"unknown suite {suite!r}; known: {', '.join(suite_names())}")
+    names = [s.name for s in spec.stages]
+    if stage in names:
+        return spec.stages[names.index(stage)]
+    if stage.isdigit() and int(stage) < len(names):
+        return spec.stages[int(stage)]
+    raise KeyError(f"suite {suite!r} has no stage {stage!r}; stages: {', '.join(names)}")
+
+
 def run(args: argparse.Namespace) -> int:
     from programs import ProgramError
     from proxy_tasks import get_task, task_names
@@ -54,13 +77,28 @@ def run(args: argparse.Namespace) -> int:
         for name in task_names():
             print(f"{name:14s} {get_task(name).description}")
         return 0
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     try:
+        weights = None
+        stage_policy = None
+        if args.tasks:
+            tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        else:
+            stage = _suite_stage(args.suite, args.stage)
+            tasks = [t for t, _ in stage.tasks]
+            weights = [w for _, w in stage.tasks]
+            stage_policy = stage.lrs
         for t in tasks:
             get_task(t)
         programs = load_programs(args.programs.split(","))
+        if args.lrs == "stage":
+            if stage_policy is None:
+                raise ValueError("--lrs stage needs a suite stage, not --tasks")
+            policy = stage_policy
+        else:
+            policy = _policy(args.lrs)
         result = rank(programs, tasks, seeds=args.seeds, tune_seeds=args.tune_seeds,
-                      lrs=_policy(args.lrs), baseline=args.baseline,
+                      lrs=policy, baseline=args.baseline, weights=weights,
+                      first_seed=args.first_seed,
                       progress=lambda line: print(line, file=sys.stderr, flush=True))
     except (KeyError, ValueError, FileNotFoundError, ProgramError) as e:
         message = e.args[0] if isinstance(e, KeyError) and e.args else e
