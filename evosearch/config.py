@@ -119,6 +119,11 @@ class FunnelSettings:
     factor: float = _doc(
         1.0, "baseline threshold = baseline + (factor - 1) * |baseline| (1.0: at least as good)"
     )
+    stage_factors: tuple[float, ...] = _doc(
+        (1.0, 0.985), "baseline factor per promotion (the k-th: stage k to k+1), overriding "
+        "factor where given: a noisy screen can be loose while the costly last stage demands a "
+        "clear win"
+    )
     quantile: float = _doc(0.25, "population quantile for the 'quantile' threshold")
     min_members: int = _doc(
         8, "the quantile threshold needs this many members scored at a stage; else baseline"
@@ -259,6 +264,7 @@ def _validate(c: Config) -> None:
     need(f.threshold in ("baseline", "quantile"), "funnel.threshold",
          f"must be 'baseline' or 'quantile', got {f.threshold!r}")
     need(f.factor > 0, "funnel.factor", "must be > 0")
+    need(all(x > 0 for x in f.stage_factors), "funnel.stage_factors", "must all be > 0")
     need(0 < f.quantile <= 1, "funnel.quantile", "must be in (0, 1]")
     need(c.restart.plateau >= 0, "restart.plateau", "must be >= 0")
     need(c.restart.source in ("best", "initial"), "restart.source",
@@ -357,6 +363,12 @@ def _coerce(value: Any, hint: Any, source: str, key: str) -> Any:
             raise bad("a string")
         return value
     if origin is tuple:
+        item = typing.get_args(hint)[0]
+        if item is float:
+            if not isinstance(value, list | tuple) or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+                raise bad("a list of numbers")
+            return tuple(float(v) for v in value)
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise bad("a list of strings")
         return tuple(value)

@@ -48,7 +48,9 @@ class Funnel:
         base = self.baselines[stage]
         if base is None:
             return None
-        return base + (self.settings.factor - 1.0) * abs(base)
+        factors = self.settings.stage_factors
+        factor = factors[stage] if stage < len(factors) else self.settings.factor
+        return base + (factor - 1.0) * abs(base)
 
     def threshold(self, stage: int, population: Callable[[int], list[float]]) -> float | None:
         """The fitness a program must reach (<=) on ``stage`` to go on; None: no bound.

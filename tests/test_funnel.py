@@ -12,7 +12,7 @@ def test_selection_prefers_the_higher_stage_then_lower_fitness():
 
 
 def test_baseline_threshold_with_factor():
-    funnel = Funnel(FunnelSettings(factor=1.1), 3, [1.0, -2.0, 5.0])
+    funnel = Funnel(FunnelSettings(factor=1.1, stage_factors=()), 3, [1.0, -2.0, 5.0])
     none = lambda stage: []  # noqa: E731
     assert funnel.promotes(0, Score(1.1), none)
     assert not funnel.promotes(0, Score(1.11), none)
@@ -35,3 +35,12 @@ def test_quantile_threshold_falls_back_to_the_baseline_when_few_are_scored():
 def test_no_baseline_means_no_bound():
     funnel = Funnel(FunnelSettings(), 2, [None, None])
     assert funnel.promotes(0, Score(1e6), lambda stage: [])
+
+
+def test_stage_factors_override_the_factor_per_promotion():
+    settings = FunnelSettings(factor=1.0, stage_factors=(1.1,))
+    funnel = Funnel(settings, 3, [2.0, 1.0, 1.0])
+    assert funnel.baseline_threshold(0) == 2.2  # loose screen: the first factor
+    assert funnel.baseline_threshold(1) == 1.0  # no second factor: the plain factor
+    strict = Funnel(FunnelSettings(stage_factors=(1.0, 0.985)), 3, [1.0, 1.0, 1.0])
+    assert strict.baseline_threshold(1) == 0.985
