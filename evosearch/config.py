@@ -120,9 +120,9 @@ class FunnelSettings:
         1.0, "baseline threshold = baseline + (factor - 1) * |baseline| (1.0: at least as good)"
     )
     stage_factors: tuple[float, ...] = _doc(
-        (1.0, 0.985), "baseline factor per promotion (the k-th: stage k to k+1), overriding "
-        "factor where given: a noisy screen can be loose while the costly last stage demands a "
-        "clear win"
+        (1.1, 0.985), "baseline factor per promotion (the k-th: stage k to k+1), overriding "
+        "factor where given: the screen only drops junk (on the default suite Lion scores 1.07 "
+        "there, 0.97 at the fitness stage), the costly last stage demands a clear win"
     )
     quantile: float = _doc(0.25, "population quantile for the 'quantile' threshold")
     min_members: int = _doc(
