@@ -23,7 +23,8 @@ def test_baseline_threshold_with_factor():
 
 
 def test_quantile_threshold_falls_back_to_the_baseline_when_few_are_scored():
-    funnel = Funnel(FunnelSettings(threshold="quantile", quantile=0.5, min_members=4), 2,
+    funnel = Funnel(FunnelSettings(threshold="quantile", quantile=0.5, min_members=4,
+                                   stage_factors=()), 2,
                     [1.0, 1.0])
     values = [0.1, 0.2, 0.3, 0.4, 0.5]
     assert funnel.threshold(0, lambda stage: values) == 0.3
