@@ -81,8 +81,8 @@ for _size, _cfg in SIZES.items():
 CHARLM_SIZES: dict[str, dict] = {
     "s": dict(hidden=16, budget=Budget(200, 32), embed=8, n_val=2048, lr_scale=5.62),
     "m": dict(hidden=32, budget=Budget(400, 64), embed=8, lr_scale=5.62),
-    "l": dict(hidden=64, budget=Budget(2000, 128), embed=16, lr_scale=5.62),
-    "xl": dict(hidden=128, budget=Budget(4000, 256), embed=16, lr_scale=5.62),
+    "l": dict(hidden=32, budget=Budget(800, 256), embed=8, lr_scale=17.8),
+    "xl": dict(hidden=64, budget=Budget(1600, 512), embed=16, lr_scale=17.8),
 }
 
 for _size, _cfg in CHARLM_SIZES.items():
