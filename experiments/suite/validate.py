@@ -29,7 +29,7 @@ from proxy_tasks.suite import SUITES, get_suite
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-VARIANTS = ROOT / "experiments" / "programs"
+VARIANTS = ROOT / "experiments" / "variants"
 
 COMPARISON = [
     "lion", "adamw", "adam", "signum", str(VARIANTS / "signum_0.99.prog"),
