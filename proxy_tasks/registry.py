@@ -23,6 +23,17 @@ def register(name: str, factory: Callable[[], Task], lr_scale: float = 1.0) -> N
     _FACTORIES[name] = (factory, float(lr_scale))
 
 
+def register_sizes(
+    family: str, sizes: dict[str, dict], make: Callable[..., Task]
+) -> None:
+    """Register ``family/<size>`` for each row of a size table: the row's ``lr_scale`` goes to
+    the registry, the rest are ``make``'s keyword arguments."""
+    for size, row in sizes.items():
+        kwargs = {k: v for k, v in row.items() if k != "lr_scale"}
+        register(f"{family}/{size}", lambda kw=kwargs: make(**kw),
+                 lr_scale=row.get("lr_scale", 1.0))
+
+
 def _load_families() -> None:
     import proxy_tasks.tasks  # noqa: F401 - registers every family
 

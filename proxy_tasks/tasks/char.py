@@ -11,7 +11,7 @@ import numpy as np
 
 from proxy_tasks.data.corpus import VOCAB_SIZE, char_data
 from proxy_tasks.models import cross_entropy, mlp_apply, mlp_init, mlp_layout
-from proxy_tasks.registry import register
+from proxy_tasks.registry import register_sizes
 from proxy_tasks.task import Budget, Layout, Task
 
 
@@ -70,9 +70,7 @@ SIZES: dict[str, dict] = {
     "l": dict(hidden=256, budget=Budget(1500, 512), lr_scale=17.8),
 }
 
-for _size, _cfg in SIZES.items():
-    _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
-    register(f"char/{_size}", lambda a=_args: CharTask(**a), lr_scale=_cfg["lr_scale"])
+register_sizes("char", SIZES, CharTask)
 
 # The default suite's language model (issue 4): small and trained for a long horizon (400 steps
 # at m), where fast response to the gradient matters and long memory alone (Signum .99) loses
@@ -85,6 +83,4 @@ CHARLM_SIZES: dict[str, dict] = {
     "xl": dict(hidden=64, budget=Budget(1600, 512), embed=16, lr_scale=17.8),
 }
 
-for _size, _cfg in CHARLM_SIZES.items():
-    _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
-    register(f"charlm/{_size}", lambda a=_args: CharTask(**a), lr_scale=_cfg["lr_scale"])
+register_sizes("charlm", CHARLM_SIZES, CharTask)

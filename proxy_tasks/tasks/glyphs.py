@@ -18,7 +18,7 @@ from proxy_tasks.models import (
     mlp_init,
     mlp_layout,
 )
-from proxy_tasks.registry import register
+from proxy_tasks.registry import register_sizes
 from proxy_tasks.task import Budget, Layout, Task
 
 N_CLASSES = 10
@@ -75,6 +75,4 @@ SIZES: dict[str, dict] = {
     "l": dict(channels=(16, 32), budget=Budget(1000, 128), n_train=16384, lr_scale=31.6),
 }
 
-for _size, _cfg in SIZES.items():
-    _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
-    register(f"glyphs/{_size}", lambda a=_args: GlyphTask(**a), lr_scale=_cfg["lr_scale"])
+register_sizes("glyphs", SIZES, GlyphTask)

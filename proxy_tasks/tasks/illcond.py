@@ -11,7 +11,7 @@ import numpy as np
 
 from proxy_tasks.data.regression import illcond_data
 from proxy_tasks.models import mlp_apply, mlp_init, mlp_layout
-from proxy_tasks.registry import register
+from proxy_tasks.registry import register_sizes
 from proxy_tasks.task import Budget, Layout, Task
 
 N_IN = 32
@@ -66,6 +66,4 @@ SIZES: dict[str, dict] = {
     "l": dict(hidden=(256, 256), budget=Budget(1000, 256), n_train=16384, lr_scale=56.2),
 }
 
-for _size, _cfg in SIZES.items():
-    _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
-    register(f"illcond/{_size}", lambda a=_args: IllcondTask(**a), lr_scale=_cfg["lr_scale"])
+register_sizes("illcond", SIZES, IllcondTask)

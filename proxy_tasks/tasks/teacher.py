@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from proxy_tasks.data.teacher import teacher_data
 from proxy_tasks.models import cross_entropy, mlp_apply, mlp_init, mlp_layout
-from proxy_tasks.registry import register
+from proxy_tasks.registry import register_sizes
 from proxy_tasks.task import Budget, Layout, Task
 
 N_IN, N_CLASSES = 20, 10
@@ -68,10 +69,7 @@ VARIANTS: dict[str, float] = {"teacher": 0.2, "teacher10": 0.1}
 """Family name -> fraction of training labels replaced by random ones."""
 
 for _family, _noise in VARIANTS.items():
-    for _size, _cfg in SIZES.items():
-        _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
-        register(f"{_family}/{_size}", lambda n=_noise, a=_args: TeacherTask(n, **a),
-                 lr_scale=_cfg["lr_scale"])
+    register_sizes(_family, SIZES, partial(TeacherTask, _noise))
 
 
 # The default suite's teacher tasks (issue 4): a *wide, shallow* student on few noisy examples,
@@ -93,7 +91,4 @@ WIDE_VARIANTS: dict[str, float] = {"wide": 0.2, "wide10": 0.1}
 """Family name -> label noise, for the wide-student tasks."""
 
 for _family, _noise in WIDE_VARIANTS.items():
-    for _size, _cfg in WIDE_SIZES.items():
-        _args = {k: v for k, v in _cfg.items() if k != "lr_scale"}
-        register(f"{_family}/{_size}", lambda n=_noise, a=_args: TeacherTask(n, **a),
-                 lr_scale=_cfg["lr_scale"])
+    register_sizes(_family, WIDE_SIZES, partial(TeacherTask, _noise))
