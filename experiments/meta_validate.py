@@ -95,6 +95,7 @@ def main() -> int:
     parser.add_argument("--tasks", default="wide/xl,wide10/xl,charlm/xl")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--grid", type=float, default=1.5, help="decades each side of centre")
+    parser.add_argument("--step", type=float, default=0.25, help="decades between grid points")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -109,7 +110,7 @@ def main() -> int:
     program, label = load(args.program)
     print(f"meta-validating {label} on {args.tasks} ({args.seeds} seeds)", flush=True)
     optimizers = _optimizers(program)
-    grid = 10.0 ** np.arange(-args.grid, args.grid + 1e-9, 0.25)
+    grid = 10.0 ** np.arange(-args.grid, args.grid + 1e-9, args.step)
     seeds = list(range(args.seeds))
     result: dict = {"program": programs_text(program), "tasks": {}, "seeds": seeds}
     for task_name in [t.strip() for t in args.tasks.split(",") if t.strip()]:
