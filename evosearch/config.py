@@ -82,6 +82,10 @@ class MutationWeights:
     function: float = _doc(1.0, "change a statement's function to another of the same arity")
     constant: float = _doc(1.0, "perturb (x 2^N(0, s)) or redraw a constant")
     output: float = _doc(0.25, "return another variable as update, m or v")
+    duplicate: float = _doc(
+        0.0, "copy a statement to a fresh name and re-point one reader to the copy"
+    )
+    edge: float = _doc(0.0, "pass a value a statement reads through a new random function")
 
 
 @dataclass(frozen=True)

@@ -499,7 +499,8 @@ class Evolution:
         self.population = Population.from_json(data["population"])
         self.lineage = Lineage.from_json(data["lineage"])
         self.counters = Counters.from_json(data["counters"])
-        self.outcomes = {k: list(map(int, v)) for k, v in data["outcomes"].items()}
+        self.outcomes = {k: [0, 0, 0] for k in KINDS}  # kinds added since the checkpoint: 0
+        self.outcomes.update({k: list(map(int, v)) for k, v in data["outcomes"].items()})
         cands = (Candidate.from_json(c) for c in data["candidates"])
         self.candidates = {c.id: c for c in cands}
         self.waiting = {(fp, int(stage)): list(ids) for fp, stage, ids in data["waiting"]}

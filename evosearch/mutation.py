@@ -26,7 +26,9 @@ from programs.ops import INPUT_KINDS, OUTPUTS, ArgKind, Kind, ResultKind
 from programs.program import Arg
 from programs.text import format_arg, format_statement
 
-KINDS: tuple[str, ...] = ("insert", "delete", "argument", "function", "constant", "output")
+KINDS: tuple[str, ...] = (
+    "insert", "delete", "argument", "function", "constant", "output", "duplicate", "edge"
+)
 """The mutation kinds, in the order of :class:`evosearch.config.MutationWeights`."""
 
 Edit = tuple[Program, str]
@@ -270,6 +272,90 @@ def output(program: Program, rng: np.random.Generator, r: _Random, max_len: int)
     return program.with_outputs(*outputs), f"output {OUTPUTS[role]}: {old} -> {new}"
 
 
+def _readers(program: Program, index: int) -> list[tuple[int, int]]:
+    """Where the value made by statement ``index`` is read: (statement, argument position)
+    pairs, and (-1, role) for an output that returns it."""
+    from programs.analysis import reaching_definitions
+
+    arg_sources, out_sources = reaching_definitions(program)
+    target = program.statements[index].target
+    found = []
+    for j in range(index + 1, len(program.statements)):
+        srcs = iter(arg_sources[j])
+        for pos, a in enumerate(program.statements[j].args):
+            if isinstance(a, str) and next(srcs) == index and a == target:
+                found.append((j, pos))
+    found += [(-1, role) for role, src in enumerate(out_sources) if src == index]
+    return found
+
+
+def _reroute(program: Program, reader: tuple[int, int], name: str) -> Program:
+    j, pos = reader
+    if j < 0:
+        outputs = list(program.outputs)
+        outputs[pos] = name
+        return program.with_outputs(*outputs)
+    s = program.statements[j]
+    return program.replace_statement(j, s.replace(args=s.args[:pos] + (name,) + s.args[pos + 1:]))
+
+
+def duplicate(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -> Edit | None:
+    """A copy of a statement under a fresh name, and one reader of the original re-pointed to
+    it. Alone this changes nothing; it lets later edits change one use of a value without the
+    others (gene duplication): e.g. a fast momentum for the update beside a slow one kept as
+    state, which random inserts reach only by luck."""
+    n = len(program.statements)
+    if n == 0 or n >= max_len:
+        return None
+    index = int(rng.integers(n))
+    readers = _readers(program, index)
+    if not readers:
+        return None
+    s = program.statements[index]
+    name = fresh_name(program)
+    copy = Statement(name, s.op, s.args)
+    # Placed just before the original: its arguments resolve to the same definitions.
+    child = program.insert(index, copy)
+    j, pos = _choice(rng, readers)
+    child = _reroute(child, (j + 1 if j >= 0 else j, pos), name)
+    return child, f"duplicate {index}: {format_statement(copy)}"
+
+
+def edge(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -> Edit | None:
+    """A random function inserted on a dataflow edge: a value a statement (or an output) reads
+    passes through ``t = f(value, ...)`` first, the other arguments drawn as for an insert."""
+    n = len(program.statements)
+    if n >= max_len:
+        return None
+    uses = [(j, pos) for j, st in enumerate(program.statements)
+            for pos, a in enumerate(st.args) if isinstance(a, str)]
+    uses += [(-1, role) for role in range(3)]
+    j, pos = _choice(rng, uses)
+    value = program.outputs[pos] if j < 0 else program.statements[j].args[pos]
+    at = n if j < 0 else j
+    kinds = _lenient_kinds(program, at)
+    op_name = _choice(rng, r.functions)
+    op = OPS[op_name]
+    value_kind = kinds.get(value, Kind.TENSOR)
+    slots = [k for k, want in enumerate(op.arg_kinds) if want.accepts(value_kind)]
+    if not slots:
+        return None
+    slot = _choice(rng, slots)
+    args: list[Arg] = []
+    for k, want in enumerate(op.arg_kinds):
+        if k == slot:
+            args.append(value)
+            continue
+        arg = r.argument(rng, want, kinds, _is_interp_weight(op_name, k))
+        if arg is None:
+            return None
+        args.append(arg)
+    name = fresh_name(program)
+    statement = Statement(name, op_name, tuple(args))
+    child = _reroute(program.insert(at, statement), (j + 1 if j >= 0 else j, pos), name)
+    return child, f"edge {at}: {format_statement(statement)}"
+
+
 EDITS: dict[str, Callable[[Program, np.random.Generator, _Random, int], Edit | None]] = {
     "insert": insert,
     "delete": delete,
@@ -277,6 +363,8 @@ EDITS: dict[str, Callable[[Program, np.random.Generator, _Random, int], Edit | N
     "function": function,
     "constant": constant,
     "output": output,
+    "duplicate": duplicate,
+    "edge": edge,
 }
 assert tuple(EDITS) == KINDS
 

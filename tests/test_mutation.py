@@ -7,7 +7,7 @@ import pytest
 
 from evosearch.config import Config, MutationSettings, MutationWeights, apply_overrides
 from evosearch.mutation import EDITS, KINDS, Mutator, _Random, perturb
-from programs import INPUTS, OPS, check, fingerprint, library
+from programs import INPUTS, OPS, check, fingerprint, functional_fingerprint, library
 
 ADAMW = library.load("adamw")
 LION = library.load("lion")
@@ -135,3 +135,38 @@ def test_a_child_gives_up_when_no_new_valid_program_exists():
     results = [mutator.child(tiny, rng) for _ in range(20)]
     # Some re-pointings are valid and new (update = g), others never are: bounded, no hang.
     assert any(r is None for r in results) or all(not check(r.program) for r in results)
+
+
+def test_duplicate_copies_a_statement_and_changes_no_behaviour():
+    from evosearch.mutation import duplicate
+
+    adamw = library.load("adamw")
+    rng = np.random.default_rng(3)
+    r = _Random(MutationSettings())
+    seen = 0
+    for _ in range(40):
+        edit = duplicate(adamw, rng, r, 20)
+        if edit is None:
+            continue
+        child, detail = edit
+        seen += 1
+        assert detail.startswith("duplicate") and len(child) == len(adamw) + 1
+        assert not check(child)
+        # The copy stands in for the original in one place: same updates, step after step.
+        assert functional_fingerprint(child) == functional_fingerprint(adamw)
+        copy = next(s for s in child.statements if s.target not in adamw.variables)
+        assert any(copy.target in s.args for s in child.statements) or copy.target in child.outputs
+    assert seen > 30
+
+
+def test_edge_routes_a_read_value_through_a_new_function():
+    from evosearch.mutation import edge
+
+    sgd = library.load("sgd")  # lr = lr * 0.1; update = g * lr
+    rng = np.random.default_rng(5)
+    r = _Random(MutationSettings(functions=("tanh",)))
+    child, detail = edge(sgd, rng, r, 20)
+    assert detail.startswith("edge") and len(child) == len(sgd) + 1
+    new = next(s for s in child.statements if s.op == "tanh")
+    readers = [s for s in child.statements if new.target in s.args]
+    assert readers or new.target in child.outputs
