@@ -27,11 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "experiments" / "rediscover_lion.toml"
 
 
-def run_seed(seed: int, out: Path, minutes: float, workers: int, config: Path) -> None:
+def run_seed(seed: int, out: Path, minutes: float, workers: int, config: Path,
+             overrides: list[str]) -> None:
     checkpoint = out / "checkpoint.json"
     cmd = [sys.executable, "-m", "evosearch", "search", "--config", str(config), "--out",
            str(out), "--seed", str(seed), "--set", f"search.max_minutes={minutes}",
            "--set", f"executor.workers={workers}"]
+    for override in overrides:
+        cmd += ["--set", override]
     if checkpoint.exists():
         cmd.append("--resume")
     print("$ " + " ".join(cmd), flush=True)
@@ -93,6 +96,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=0, help="evaluator processes (0: cores)")
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "rediscover")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override passed to every search (repeatable)")
     parser.add_argument("--analyze-only", action="store_true")
     args = parser.parse_args()
 
@@ -100,7 +105,7 @@ def main() -> int:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         out = args.out / f"seed{seed}"
         if not args.analyze_only:
-            run_seed(seed, out, args.minutes, args.workers, args.config)
+            run_seed(seed, out, args.minutes, args.workers, args.config, args.set)
         if (out / "log.jsonl").exists():
             results.append({"seed": seed, **analyze(out)})
     found = [r for r in results if r["found_lion"]]
