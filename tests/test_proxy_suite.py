@@ -1,4 +1,4 @@
-"""Suites: the contract the search codes against (shared_notes_contract.md)."""
+"""Suites: the contract the search codes against (`proxy_tasks.suite`)."""
 
 from __future__ import annotations
 
