@@ -86,6 +86,23 @@ SUITES: dict[str, SuiteSpec] = {
                   seeds=(0, 1, 2), lrs=_FULL_POLICY),
         ),
     ),
+    "diverse": SuiteSpec(
+        name="diverse",
+        description=(
+            "the default suite plus small conv nets on generated glyphs: a search on the "
+            "default suite converged to AdamW with a weight-dependent denominator that wins "
+            "the memorization tasks and fails on glyphs, illcond and narrow students; with "
+            "glyphs it ranks 6th and Lion first among known optimizers (experiments/suite)"
+        ),
+        stages=(
+            Stage("s", (("wide10/s", 1.0), ("charlm/s", 1.0), ("glyphs/xs", 1.0)), seeds=(0,),
+                  lrs=_SCREEN_POLICY),
+            Stage("m", (("wide/m", 1.0), ("wide10/m", 1.0), ("charlm/m", 1.0),
+                        ("glyphs/s", 1.0)), seeds=(0, 1), lrs=_FULL_POLICY),
+            Stage("l", (("wide/l", 1.0), ("wide10/l", 1.0), ("charlm/l", 1.0),
+                        ("glyphs/m", 1.0)), seeds=(0, 1, 2), lrs=_FULL_POLICY),
+        ),
+    ),
     "roundtwo": SuiteSpec(
         name="roundtwo",
         description=(
