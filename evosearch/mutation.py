@@ -277,7 +277,12 @@ def _readers(program: Program, index: int) -> list[tuple[int, int]]:
     pairs, and (-1, role) for an output that returns it."""
     from programs.analysis import reaching_definitions
 
-    arg_sources, out_sources = reaching_definitions(program)
+    try:
+        arg_sources, out_sources = reaching_definitions(program)
+    except KeyError:
+        # A read before any write: an earlier edit of the same child left the program invalid
+        # for now (a later edit may repair it; the child is checked at the end).
+        return []
     target = program.statements[index].target
     found = []
     for j in range(index + 1, len(program.statements)):

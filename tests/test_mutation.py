@@ -170,3 +170,30 @@ def test_edge_routes_a_read_value_through_a_new_function():
     new = next(s for s in child.statements if s.op == "tanh")
     readers = [s for s in child.statements if new.target in s.args]
     assert readers or new.target in child.outputs
+
+
+def test_duplicate_of_a_program_left_invalid_by_an_earlier_edit_does_not_apply():
+    # Inside one child an edit may leave a read before any write (a later edit may repair it);
+    # a search with duplicate on crashed here before.
+    from evosearch.mutation import duplicate
+    from programs import Program, Statement
+
+    broken = Program((Statement("u", "mul", ("g", "lr")), Statement("x", "mul", ("update", 2.0)),
+                      Statement("update", "add", ("u", "x"))))
+    rng = np.random.default_rng(0)
+    r = _Random(MutationSettings())
+    assert all(duplicate(broken, rng, r, 20) is None for _ in range(20))
+
+
+@pytest.mark.parametrize("program", [ADAMW, LION], ids=["adamw", "lion"])
+def test_children_with_every_kind_on_are_valid_and_never_raise(program):
+    weights = MutationWeights(duplicate=1.0, edge=1.0)
+    config = Config()
+    mutator = Mutator(MutationSettings(weights=weights), config.evolution)
+    rng = np.random.default_rng(1)
+    parent = program
+    for _ in range(400):
+        child = mutator.child(parent, rng)
+        if child is not None:
+            assert not check(child.program)
+            parent = child.program  # a lineage, so that edits pile up as in a search

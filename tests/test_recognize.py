@@ -3,6 +3,8 @@ what a program computes, and never a look-alike."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from programs import Match, Program, ProgramError, Statement, canonical, library
 from programs.analysis import reaching_definitions
 from programs.equivalence import same_behaviour
 from programs.ops import INPUTS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # The hyperparameters each library file documents in its first-line comment.
 LIBRARY = {
@@ -67,6 +71,10 @@ def test_match_prints_like_a_call():
         ("adamw", {"b1": 0.95, "b2": 0.99, "weight_decay": 0.3, "lr_scale": 0.01}),
         ("rmsprop", {"b": 0.9, "lr_scale": 0.1}),
         ("adabelief", {"b1": 0.7, "b2": 0.99, "lr_scale": 1.0}),
+        ("adamw_split", {"b1": 0.9, "b2": 0.99, "b3": 0.999, "weight_decay": 0.01,
+                         "lr_scale": 1e-3}),
+        ("adamw_split", {"b1": 0.99, "b2": 0.9, "b3": 0.95, "weight_decay": 0.0,
+                         "lr_scale": 0.1}),
         ("powersign", {"b": 0.5, "base": 2.0, "lr_scale": 0.1}),
         ("addsign", {"b": 0.95, "alpha": 0.5, "lr_scale": 0.1}),
         ("sgd", {"weight_decay": 0.05, "lr_scale": 0.1}),
@@ -76,6 +84,21 @@ def test_canonical_programs_round_trip(name, params):
     program = canonical(name, params)
     assert not programs.check(program)
     assert_match(recognize(program), name, params)
+
+
+def test_adamw_split_with_equal_betas_is_adamw():
+    program = canonical("adamw_split", {"b1": 0.9, "b2": 0.9, "b3": 0.999, "weight_decay": 0.01,
+                                        "lr_scale": 1e-3})
+    assert_match(recognize(program), "adamw",
+                 {"b1": 0.9, "b2": 0.999, "weight_decay": 0.01, "lr_scale": 1e-3})
+
+
+def test_adam_with_lions_split_momentum_is_not_lion_nor_adamw():
+    # The experiment's variant file: the intermediate between AdamW and Lion (issue 8).
+    program = programs.read(ROOT / "experiments" / "variants" / "adam_split.prog")
+    assert_match(recognize(program), "adamw_split",
+                 {"b1": 0.9, "b2": 0.99, "b3": 0.999, "weight_decay": 0.01, "lr_scale": 1e-3})
+    assert recognize(program, among=("lion", "adamw")) is None
 
 
 def test_lion_with_equal_betas_is_signum():
@@ -347,7 +370,8 @@ def test_invalid_programs_raise():
 def test_known_optimizers_lists_every_name():
     names = programs.known_optimizers()
     assert {"lion", "signum", "signsgd", "sgd", "momentum", "nesterov", "adam", "adamw",
-            "rmsprop", "adagrad", "adabelief", "powersign", "addsign"} == set(names)
+            "rmsprop", "adagrad", "adamw_split", "adabelief", "powersign",
+            "addsign"} == set(names)
 
 
 # --- random rewrites of every library program -----------------------------------------------------
