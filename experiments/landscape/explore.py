@@ -1,0 +1,91 @@
+"""Where does Lion win, and where do its neighbours beat it? (issue 8)
+
+    python experiments/landscape/explore.py TASKS PROGRAMS [--seeds 3] [--json PATH]
+
+Ranks programs on registered tasks and on ad-hoc variants of the wide-student task (``x/...``,
+defined below: batch size, label noise, depth, data, steps), with the default suite's stage-m lr
+policy (coarse-to-fine, walked past the grid's edge, tuned on 2 separate seeds), paired seeds.
+Prints one line per task (loss / AdamW's per program) and writes the full result as JSON.
+The search of issue 8 converged to programs that beat Lion on the suite; this is how the
+alternatives were compared task by task (results: experiments/landscape/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from functools import partial
+from pathlib import Path
+
+from proxy_tasks.models import mlp_init
+from proxy_tasks.rank import load_programs, rank
+from proxy_tasks.registry import register
+from proxy_tasks.suite import SUITES
+from proxy_tasks.task import Budget
+from proxy_tasks.tasks.teacher import TeacherTask
+
+M_LR_SCALE, L_LR_SCALE = 0.562, 0.316  # AdamW's measured lr scale on wide/m and wide/l
+
+VARIANTS = {
+    # wide/m is TeacherTask(0.2, (256,), Budget(400, 128), n_train=1024)
+    "x/b16": (0.2, (256,), Budget(400, 16), 1024, M_LR_SCALE),
+    "x/b32": (0.2, (256,), Budget(400, 32), 1024, M_LR_SCALE),
+    "x/b512": (0.2, (256,), Budget(400, 512), 1024, M_LR_SCALE),
+    "x/b1024": (0.2, (256,), Budget(400, 1024), 1024, M_LR_SCALE),
+    "x/n0": (0.0, (256,), Budget(400, 128), 1024, M_LR_SCALE),
+    "x/b32s800": (0.2, (256,), Budget(800, 32), 1024, M_LR_SCALE),
+    "x/b32n10": (0.1, (256,), Budget(400, 32), 1024, M_LR_SCALE),
+    "x/b32d2k": (0.2, (256,), Budget(400, 32), 2048, M_LR_SCALE),
+    "x/b32deep": (0.2, (128, 128), Budget(400, 32), 1024, M_LR_SCALE),
+    # l-sized: wide/l is TeacherTask(0.2, (512,), Budget(800, 256), n_train=2048)
+    "x/L1": (0.2, (512,), Budget(800, 64), 2048, L_LR_SCALE),
+    "x/L1n10": (0.1, (512,), Budget(800, 64), 2048, L_LR_SCALE),
+    "x/L2": (0.2, (512,), Budget(1600, 32), 2048, L_LR_SCALE),
+    "x/L3": (0.2, (512,), Budget(800, 32), 2048, L_LR_SCALE),
+}
+"""Name -> (label noise, hidden widths, budget, training examples, lr scale)."""
+
+
+class ZeroReadoutTeacher(TeacherTask):
+    """The teacher task with its last layer initialized to zero (common in large models): a
+    test of optimizers whose step depends on the weights' own magnitude."""
+
+    def init_tensors(self, rng):
+        return mlp_init(rng, "", self.widths, last_scale=0.0)
+
+
+ZERO_READOUT = {"x/zero": 0.2, "x/zero10": 0.1}
+"""wide/m and wide10/m with a zero-initialized readout: name -> label noise."""
+
+
+def register_variants() -> None:
+    for name, (noise, hidden, budget, n_train, lr_scale) in VARIANTS.items():
+        register(name, partial(TeacherTask, noise, hidden, budget, n_train=n_train),
+                 lr_scale=lr_scale)
+    for name, noise in ZERO_READOUT.items():
+        register(name, partial(ZeroReadoutTeacher, noise, (256,), Budget(400, 128),
+                               n_train=1024), lr_scale=M_LR_SCALE)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("tasks", help="comma-separated task names (registered or x/...)")
+    parser.add_argument("programs", help="comma-separated library names or .prog files")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    register_variants()
+    stage = next(s for s in SUITES["default"].stages if s.name == "m")
+    result = rank(load_programs(args.programs.split(",")), args.tasks.split(","),
+                  seeds=args.seeds, tune_seeds=2, lrs=stage.lrs)
+    data = result.to_json()
+    for task, row in data["per_task"].items():
+        print(f"{task:12s}", "  ".join(f"{p}={x['mean']:.4f}" for p, x in row.items()))
+    print("overall     ", "  ".join(f"{p}={x['mean']:.4f}" for p, x in data["overall"].items()))
+    if args.json:
+        args.json.write_text(json.dumps(data, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
