@@ -88,6 +88,25 @@ def analyze(out: Path) -> dict:
     }
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the repository when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _settings(run: Path) -> dict:
+    """What a run actually used (its own config.json), so a summary made with --analyze-only
+    still says which suite and mutation weights produced each seed."""
+    path = run / "config.json"
+    if not path.exists():
+        return {}
+    config = json.loads(path.read_text())
+    return {"suite": config.get("search", {}).get("suite"),
+            "mutation_weights": config.get("mutation", {}).get("weights")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -107,10 +126,10 @@ def main() -> int:
         if not args.analyze_only:
             run_seed(seed, out, args.minutes, args.workers, args.config, args.set)
         if (out / "log.jsonl").exists():
-            results.append({"seed": seed, **analyze(out)})
+            results.append({"seed": seed, **_settings(out), **analyze(out)})
     found = [r for r in results if r["found_lion"]]
-    summary = {"config": str(args.config), "seeds": len(results), "found_lion": len(found),
-               "results": results}
+    summary = {"config": _shown(args.config), "overrides": args.set, "seeds": len(results),
+               "found_lion": len(found), "results": results}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 

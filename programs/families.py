@@ -157,8 +157,9 @@ def _fit_adam(p: Probe) -> list[Params]:
 
 
 def _fit_adamw_split(p: Probe) -> list[Params]:
-    # The sign of the update is the sign of c, so b1 and b2 come as for Lion. Then, after g = G, 0:
-    # u1 = (1 - b1) / sqrt(1 - b3), u2 = b1 (1 - b2) / sqrt(b3 (1 - b3)), so u2 / u1 = x1 / sqrt(b3).
+    # The sign of the update is the sign of c, so b1 and b2 come as for Lion. Then, after
+    # g = G, 0: u1 = (1 - b1) / sqrt(1 - b3), u2 = b1 (1 - b2) / sqrt(b3 (1 - b3)), so
+    # u2 / u1 = x1 / sqrt(b3).
     x1 = _turns_negative(p, [G])
     x2 = _turns_negative(p, [G, 0.0])
     if x1 is None or x2 is None:
