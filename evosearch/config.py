@@ -128,6 +128,12 @@ class FunnelSettings:
         "factor where given: the screen only drops junk (on the default suite Lion scores 1.07 "
         "there, 0.97 at the fitness stage), the costly last stage demands a clear win"
     )
+    best_margins: tuple[float, ...] = _doc(
+        (), "per promotion (the k-th: stage k to k+1), also require fitness <= best + margin * "
+        "|best|, best being the best population member's on stage k (missing or inf: no such "
+        "gate): once a population is far past the baseline, a fixed factor lets most children "
+        "through and the costly last stage eats the budget"
+    )
     quantile: float = _doc(0.25, "population quantile for the 'quantile' threshold")
     min_members: int = _doc(
         8, "the quantile threshold needs this many members scored at a stage; else baseline"
@@ -269,6 +275,7 @@ def _validate(c: Config) -> None:
          f"must be 'baseline' or 'quantile', got {f.threshold!r}")
     need(f.factor > 0, "funnel.factor", "must be > 0")
     need(all(x > 0 for x in f.stage_factors), "funnel.stage_factors", "must all be > 0")
+    need(all(x >= 0 for x in f.best_margins), "funnel.best_margins", "must all be >= 0")
     need(0 < f.quantile <= 1, "funnel.quantile", "must be in (0, 1]")
     need(c.restart.plateau >= 0, "restart.plateau", "must be >= 0")
     need(c.restart.source in ("best", "initial"), "restart.source",

@@ -2,7 +2,8 @@
 
 Every child is scored on stage 0. It is scored on stage k+1 only if its stage-k fitness passes
 that stage's threshold: the baseline's (AdamW's) fitness there, loosened or tightened by a
-factor, or a quantile of the population's fitness at that stage. Selection compares programs by
+factor, or a quantile of the population's fitness at that stage; optionally also within a margin
+of the population's best there (``best_margins``). Selection compares programs by
 the highest stage they reached, then by their fitness there (:func:`selection_key`), so a
 program that survived a larger task outranks any that did not, and a one-task hack has to keep
 winning as the tasks grow.
@@ -10,6 +11,7 @@ winning as the tasks grow.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -56,11 +58,29 @@ class Funnel:
         """The fitness a program must reach (<=) on ``stage`` to go on; None: no bound.
         ``population(stage)`` gives the fitness of the members scored on that stage; it is
         called only for the quantile threshold."""
+        bound = None
         if self.settings.threshold == "quantile":
             values = population(stage)
             if len(values) >= self.settings.min_members:
-                return float(np.quantile(values, self.settings.quantile, method="lower"))
-        return self.baseline_threshold(stage)
+                bound = float(np.quantile(values, self.settings.quantile, method="lower"))
+        if bound is None:
+            bound = self.baseline_threshold(stage)
+        gate = self.best_gate(stage, population)
+        if gate is not None:
+            bound = gate if bound is None else min(bound, gate)
+        return bound
+
+    def best_gate(self, stage: int, population: Callable[[int], list[float]]) -> float | None:
+        """``best + margin * |best|`` over the population's fitness on ``stage``; None where
+        no margin is set for this promotion or nobody is scored there yet."""
+        margins = self.settings.best_margins
+        if stage >= len(margins) or not math.isfinite(margins[stage]):
+            return None
+        values = [v for v in population(stage) if math.isfinite(v)]
+        if not values:
+            return None
+        best = min(values)
+        return best + margins[stage] * abs(best)
 
     def promotes(
         self, stage: int, score: Score, population: Callable[[int], list[float]]

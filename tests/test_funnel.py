@@ -45,3 +45,31 @@ def test_stage_factors_override_the_factor_per_promotion():
     assert funnel.baseline_threshold(1) == 1.0  # no second factor: the plain factor
     strict = Funnel(FunnelSettings(stage_factors=(1.0, 0.985)), 3, [1.0, 1.0, 1.0])
     assert strict.baseline_threshold(1) == 0.985
+
+
+def test_best_margins_also_bound_a_promotion_by_the_population_best():
+    settings = FunnelSettings(stage_factors=(1.1, 0.985), best_margins=(float("inf"), 0.01))
+    funnel = Funnel(settings, 3, [1.0, 1.0, 1.0])
+    members = {0: [0.99], 1: [0.95, 0.97, 1.2]}
+    population = members.__getitem__
+    # Screen: no margin (inf), so the baseline factor alone: 1.1.
+    assert funnel.threshold(0, population) == 1.1
+    # Stage m: 0.985 from the baseline, but the best member sits at 0.95: 0.95 * 1.01.
+    assert abs(funnel.threshold(1, population) - 0.9595) < 1e-12
+    assert funnel.promotes(1, Score(0.959), population)
+    assert not funnel.promotes(1, Score(0.97), population)  # passes 0.985, not the margin
+    # Nobody scored yet: the baseline's bound.
+    assert funnel.threshold(1, lambda stage: []) == 0.985
+    # The baseline still binds when it is the stricter.
+    loose = Funnel(FunnelSettings(stage_factors=(1.0, 0.985), best_margins=(1.0, 1.0)), 3,
+                   [1.0, 1.0, 1.0])
+    assert loose.threshold(1, population) == 0.985
+
+
+def test_best_margins_must_not_be_negative():
+    import pytest
+
+    from evosearch.config import Config, ConfigError, apply_overrides
+
+    with pytest.raises(ConfigError, match="best_margins"):
+        apply_overrides(Config(), ["funnel.best_margins=[-0.1]"])
