@@ -57,7 +57,7 @@ class Funnel:
     def threshold(self, stage: int, population: Callable[[int], list[float]]) -> float | None:
         """The fitness a program must reach (<=) on ``stage`` to go on; None: no bound.
         ``population(stage)`` gives the fitness of the members scored on that stage; it is
-        called only for the quantile threshold."""
+        called only for the quantile threshold and the ``best_margins`` gate."""
         bound = None
         if self.settings.threshold == "quantile":
             values = population(stage)

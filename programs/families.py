@@ -28,7 +28,7 @@ adam       ``m = interp(g, m, b1)``, ``v = interp(g^2, v, b2)``; ``m / sqrt(v)``
            weight decay; no bias correction, no eps)
 adamw_split ``c = interp(g, m, b1)``, ``m = interp(g, m, b2)``, ``v = interp(g^2, v, b3)``;
            ``c / sqrt(v)``; ``b1 != b2`` (Adam with Lion's split momentum: the step between
-           AdamW and Lion, and what searches on image tasks tend to prefer to Lion)
+           AdamW and Lion; on the ``diverse`` suite it ranks above Lion, experiments/landscape)
 adabelief  ``m = interp(g, m, b1)``, ``v = interp((g - m)^2, v, b2)``; ``m / sqrt(v)``
 powersign  ``m = interp(g, m, b)``; ``g * base^(sign(g) sign(m))``
 addsign    ``m = interp(g, m, b)``; ``g * (alpha + sign(g) sign(m))``
