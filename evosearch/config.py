@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import types
 import typing
@@ -130,9 +131,9 @@ class FunnelSettings:
     )
     best_margins: tuple[float, ...] = _doc(
         (), "per promotion (the k-th: stage k to k+1), also require fitness <= best + margin * "
-        "|best|, best being the best population member's on stage k (missing or inf: no such "
-        "gate): once a population is far past the baseline, a fixed factor lets most children "
-        "through and the costly last stage eats the budget"
+        "|best|, best being the best population member's on stage k (missing: no such gate; "
+        "a huge margin such as 1e9 skips one): once a population is far past the baseline, a "
+        "fixed factor lets most children through and the costly last stage eats the budget"
     )
     quantile: float = _doc(0.25, "population quantile for the 'quantile' threshold")
     min_members: int = _doc(
@@ -247,11 +248,23 @@ RESUMABLE: frozenset[str] = frozenset(
 # --- validation ---------------------------------------------------------------------------------
 
 
+def _numbers(tree: object, prefix: str = "") -> list[tuple[str, float]]:
+    """Every float in a nested dict/list of settings, with its dotted key."""
+    if isinstance(tree, dict):
+        return [kv for k, v in tree.items() for kv in _numbers(v, f"{prefix}{k}.")]
+    if isinstance(tree, list | tuple):
+        return [kv for v in tree for kv in _numbers(v, prefix)]
+    return [(prefix.rstrip("."), tree)] if isinstance(tree, float) else []
+
+
 def _validate(c: Config) -> None:
     def need(ok: bool, key: str, what: str) -> None:
         if not ok:
             raise ConfigError(f"{key}: {what}")
 
+    for key, value in _numbers(dataclasses.asdict(c)):
+        need(math.isfinite(value), key,
+             f"must be finite, got {value} (checkpoints and logs are strict JSON)")
     e, s, f = c.evolution, c.search, c.funnel
     need(e.population >= 1, "evolution.population", "must be at least 1")
     need(e.islands >= 1, "evolution.islands", "must be at least 1")
@@ -275,7 +288,8 @@ def _validate(c: Config) -> None:
          f"must be 'baseline' or 'quantile', got {f.threshold!r}")
     need(f.factor > 0, "funnel.factor", "must be > 0")
     need(all(x > 0 for x in f.stage_factors), "funnel.stage_factors", "must all be > 0")
-    need(all(x >= 0 for x in f.best_margins), "funnel.best_margins", "must all be >= 0")
+    need(all(math.isfinite(x) and x >= 0 for x in f.best_margins), "funnel.best_margins",
+         "must all be finite and >= 0 (checkpoints are strict JSON; 1e9 means no gate)")
     need(0 < f.quantile <= 1, "funnel.quantile", "must be in (0, 1]")
     need(c.restart.plateau >= 0, "restart.plateau", "must be >= 0")
     need(c.restart.source in ("best", "initial"), "restart.source",

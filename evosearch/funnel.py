@@ -74,7 +74,7 @@ class Funnel:
         """``best + margin * |best|`` over the population's fitness on ``stage``; None where
         no margin is set for this promotion or nobody is scored there yet."""
         margins = self.settings.best_margins
-        if stage >= len(margins) or not math.isfinite(margins[stage]):
+        if stage >= len(margins):
             return None
         values = [v for v in population(stage) if math.isfinite(v)]
         if not values:

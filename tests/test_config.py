@@ -96,3 +96,12 @@ def test_resume_may_change_budgets_but_not_the_search():
     other = cfg.apply_overrides(saved, ["evolution.population=10", "search.seed=3"])
     with pytest.raises(ConfigError, match="search.seed, evolution.population"):
         resume_config(saved, other)
+
+
+def test_non_finite_numbers_are_refused_before_a_search_starts():
+    # A search with an inf in its config ran 3 minutes, then its first checkpoint (strict
+    # JSON) raised and the run was lost.
+    with pytest.raises(cfg.ConfigError, match="funnel.factor: must be finite"):
+        cfg.apply_overrides(cfg.Config(), ["funnel.factor=inf"])
+    with pytest.raises(cfg.ConfigError, match="mutation.constant_sigma: must be finite"):
+        cfg.apply_overrides(cfg.Config(), ["mutation.constant_sigma=nan"])

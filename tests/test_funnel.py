@@ -48,11 +48,11 @@ def test_stage_factors_override_the_factor_per_promotion():
 
 
 def test_best_margins_also_bound_a_promotion_by_the_population_best():
-    settings = FunnelSettings(stage_factors=(1.1, 0.985), best_margins=(float("inf"), 0.01))
+    settings = FunnelSettings(stage_factors=(1.1, 0.985), best_margins=(1e9, 0.01))
     funnel = Funnel(settings, 3, [1.0, 1.0, 1.0])
     members = {0: [0.99], 1: [0.95, 0.97, 1.2]}
     population = members.__getitem__
-    # Screen: no margin (inf), so the baseline factor alone: 1.1.
+    # Screen: a huge margin, so the baseline factor alone: 1.1.
     assert funnel.threshold(0, population) == 1.1
     # Stage m: 0.985 from the baseline, but the best member sits at 0.95: 0.95 * 1.01.
     assert abs(funnel.threshold(1, population) - 0.9595) < 1e-12
@@ -66,10 +66,13 @@ def test_best_margins_also_bound_a_promotion_by_the_population_best():
     assert loose.threshold(1, population) == 0.985
 
 
-def test_best_margins_must_not_be_negative():
+def test_best_margins_must_be_finite_and_not_negative():
     import pytest
 
     from evosearch.config import Config, ConfigError, apply_overrides
 
     with pytest.raises(ConfigError, match="best_margins"):
         apply_overrides(Config(), ["funnel.best_margins=[-0.1]"])
+    # inf would break the strict-JSON checkpoint mid-search (it did): refused up front.
+    with pytest.raises(ConfigError, match="finite"):
+        apply_overrides(Config(), ["funnel.best_margins=[inf, 0.01]"])
