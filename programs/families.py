@@ -126,15 +126,23 @@ def _fit_signum(p: Probe) -> list[Params]:
     return [{"b": b, "lr_scale": p.updates([[G]])[0, 0]}]
 
 
-def _fit_lion(p: Probe) -> list[Params]:
-    # After g = G: m = (1 - b2) G, and sign((1 - b1) g + b1 m) flips at x1 = b1 (1 - b2) / (1 - b1).
-    # After g = G, 0: m = b2 (1 - b2) G, so the flip moves to x2 = b2 x1.
+def _split_momentum(p: Probe) -> tuple[float, float, float] | None:
+    """``(x1, b1, b2)`` of an update whose sign is that of ``c = interp(g, m, b1)`` with
+    ``m = interp(g, m, b2)`` stored (Lion, AdamW-split). After g = G: m = (1 - b2) G, and c flips
+    at x1 = b1 (1 - b2) / (1 - b1); after g = G, 0: m = b2 (1 - b2) G, so it flips at x2 = b2 x1."""
     x1 = _turns_negative(p, [G])
     x2 = _turns_negative(p, [G, 0.0])
     if x1 is None or x2 is None:
-        return []
+        return None
     b2 = x2 / x1
-    b1 = x1 / (x1 + 1.0 - b2)
+    return x1, x1 / (x1 + 1.0 - b2), b2
+
+
+def _fit_lion(p: Probe) -> list[Params]:
+    found = _split_momentum(p)
+    if found is None:
+        return []
+    _, b1, b2 = found
     return [{"b1": b1, "b2": b2, "lr_scale": p.updates([[G]])[0, 0]}]
 
 
@@ -157,15 +165,12 @@ def _fit_adam(p: Probe) -> list[Params]:
 
 
 def _fit_adamw_split(p: Probe) -> list[Params]:
-    # The sign of the update is the sign of c, so b1 and b2 come as for Lion. Then, after
-    # g = G, 0: u1 = (1 - b1) / sqrt(1 - b3), u2 = b1 (1 - b2) / sqrt(b3 (1 - b3)), so
-    # u2 / u1 = x1 / sqrt(b3).
-    x1 = _turns_negative(p, [G])
-    x2 = _turns_negative(p, [G, 0.0])
-    if x1 is None or x2 is None:
+    # b1 and b2 as for Lion. Then, after g = G, 0: u1 = (1 - b1) / sqrt(1 - b3) and
+    # u2 = b1 (1 - b2) / sqrt(b3 (1 - b3)), so u2 / u1 = x1 / sqrt(b3).
+    found = _split_momentum(p)
+    if found is None:
         return []
-    b2 = x2 / x1
-    b1 = x1 / (x1 + 1.0 - b2)
+    x1, b1, b2 = found
     u1, u2 = p.updates([[G], [0.0]])[:, 0]
     if u2 == 0.0:
         return []
