@@ -42,6 +42,9 @@ VARIANTS = {
     "x/L1n10": (0.1, (512,), Budget(800, 64), 2048, L_LR_SCALE),
     "x/L2": (0.2, (512,), Budget(1600, 32), 2048, L_LR_SCALE),
     "x/L3": (0.2, (512,), Budget(800, 32), 2048, L_LR_SCALE),
+    "x/Lfull": (0.2, (512,), Budget(800, 2048), 2048, L_LR_SCALE),  # full batch
+    "x/Lfull10": (0.1, (512,), Budget(800, 2048), 2048, L_LR_SCALE),
+    "x/b1024n10": (0.1, (256,), Budget(400, 1024), 1024, M_LR_SCALE),
 }
 """Name -> (label noise, hidden widths, budget, training examples, lr scale)."""
 
