@@ -22,9 +22,10 @@ from proxy_tasks.rank import load_programs, rank
 from proxy_tasks.registry import register
 from proxy_tasks.suite import SUITES
 from proxy_tasks.task import Budget
-from proxy_tasks.tasks.teacher import TeacherTask
+from proxy_tasks.tasks.teacher import WIDE_SIZES, TeacherTask
 
-M_LR_SCALE, L_LR_SCALE = 0.562, 0.316  # AdamW's measured lr scale on wide/m and wide/l
+M_LR_SCALE = WIDE_SIZES["m"]["lr_scale"]  # AdamW's measured lr scale on wide/m and wide/l
+L_LR_SCALE = WIDE_SIZES["l"]["lr_scale"]
 
 VARIANTS = {
     # wide/m is TeacherTask(0.2, (256,), Budget(400, 128), n_train=1024)
