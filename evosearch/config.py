@@ -87,6 +87,9 @@ class MutationWeights:
         0.0, "copy a statement to a fresh name and re-point one reader to the copy"
     )
     edge: float = _doc(0.0, "pass a value a statement reads through a new random function")
+    rewrite: float = _doc(
+        0.0, "change a statement's function to one of any arity, keeping the arguments that fit"
+    )
 
 
 @dataclass(frozen=True)

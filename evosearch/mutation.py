@@ -1,10 +1,13 @@
 """Mutations: small random edits of a program, each drawing from a ``numpy.random.Generator``.
 
 Six kinds, as in the Lion paper plus output re-pointing: insert a random statement, delete one,
-change one argument, change a function, perturb a constant, return another variable. A single
-edit may produce an invalid program; :class:`Mutator` builds a *child* by applying one or more
-edits and keeps it only if abstract execution accepts it and its fingerprint differs from the
-parent's, retrying (a bounded number of times) otherwise. Validity is checked on the finished
+change one argument, change a function, perturb a constant, return another variable. Three more
+rewire the dataflow and are off by default: ``duplicate`` (copy a statement, re-point one
+reader), ``edge`` (pass a read value through a new function) and ``rewrite`` (change a
+function to one of another arity). A single edit may produce an invalid program;
+:class:`Mutator` builds a *child* by applying one or more edits and keeps it only if abstract
+execution accepts it and its fingerprint differs from the parent's, retrying (a bounded number
+of times) otherwise. Validity is checked on the finished
 child only, so a coordinated change may pass through invalid intermediate programs, which is
 one way across the valleys between AdamW and Lion.
 
@@ -27,7 +30,8 @@ from programs.program import Arg
 from programs.text import format_arg, format_statement
 
 KINDS: tuple[str, ...] = (
-    "insert", "delete", "argument", "function", "constant", "output", "duplicate", "edge"
+    "insert", "delete", "argument", "function", "constant", "output", "duplicate", "edge",
+    "rewrite",
 )
 """The mutation kinds, in the order of :class:`evosearch.config.MutationWeights`."""
 
@@ -213,6 +217,49 @@ def function(program: Program, rng: np.random.Generator, r: _Random, max_len: in
     return program.replace_statement(index, s.replace(op=new)), f"function {index}: {s.op} -> {new}"
 
 
+def rewrite(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -> Edit | None:
+    """A statement's function becomes one of any arity: its arguments are kept, in order, where
+    they fit the new function's argument kinds, and the rest are drawn as for an insert.
+
+    ``function`` keeps the arity, so it never turns ``u = c / s`` into ``u = sign(c)``: that
+    took an insert and a re-pointed argument, and the imitation benchmark
+    (``experiments/reachability/``) showed searches approximating a sign by saturating
+    functions (``clip(cbrt(c / 0))``) instead of finding it."""
+    if not program.statements:
+        return None
+    index = int(rng.integers(len(program.statements)))
+    s = program.statements[index]
+    new = _choice(rng, r.functions)
+    if new == s.op:
+        return None
+    op = OPS[new]
+    kinds = _lenient_kinds(program, index)
+    old = list(s.args)
+    args: list[Arg] = []
+    for pos, want in enumerate(op.arg_kinds):
+        keep = next((a for a in old if _fits(a, want, kinds)), None)
+        if keep is not None:
+            old.remove(keep)
+            args.append(keep)
+            continue
+        arg = r.argument(rng, want, kinds, _is_interp_weight(new, pos))
+        if arg is None:
+            return None
+        args.append(arg)
+    statement = s.replace(op=new, args=tuple(args))
+    return (program.replace_statement(index, statement),
+            f"rewrite {index}: {s.op} -> {format_statement(statement)}")
+
+
+def _fits(arg: Arg, want: ArgKind, kinds: dict[str, Kind]) -> bool:
+    """Whether ``arg`` (a variable defined at that point, or a constant) may fill a position
+    that accepts ``want``."""
+    if not isinstance(arg, str):
+        return want is not ArgKind.TENSOR
+    kind = kinds.get(arg)
+    return kind is not None and want.accepts(kind)
+
+
 def perturb(
     value: float, rng: np.random.Generator, s: MutationSettings, interp_weight: bool
 ) -> float:
@@ -370,6 +417,7 @@ EDITS: dict[str, Callable[[Program, np.random.Generator, _Random, int], Edit | N
     "output": output,
     "duplicate": duplicate,
     "edge": edge,
+    "rewrite": rewrite,
 }
 assert tuple(EDITS) == KINDS
 

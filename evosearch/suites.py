@@ -15,8 +15,15 @@ from evosearch.backends.base import SuiteInfo
 from evosearch.score import Score
 from programs import ProgramError, parse
 
-LOCAL_SUITES = ("numpy",)
-"""Suites that live in evosearch itself (no jax): the engine's tests and benchmarks use them."""
+LOCAL_SUITES = ("numpy", "imitate:<target>")
+"""Suites that live in evosearch itself (no jax): the engine's tests and benchmarks use them.
+``imitate:<target>`` (a library name or a .prog path) benchmarks the search itself: see
+:mod:`evosearch.imitation_suite`."""
+
+
+def _is_local(suite: Any) -> bool:
+    name = str(getattr(suite, "name", ""))
+    return name == "numpy" or name.startswith("imitate:")
 
 
 def load_suite(name: str) -> Any:
@@ -25,13 +32,19 @@ def load_suite(name: str) -> Any:
         from evosearch.numpy_suite import NumpySuite
 
         return NumpySuite()
+    from evosearch.imitation_suite import PREFIX
+
+    if name.startswith(PREFIX):
+        from evosearch.imitation_suite import ImitationSuite
+
+        return ImitationSuite(name[len(PREFIX):])
     from proxy_tasks import get_suite
 
     return get_suite(name)
 
 
 def worst_fitness(suite: Any) -> float:
-    if getattr(suite, "name", None) == "numpy":
+    if _is_local(suite):
         from evosearch.numpy_suite import WORST_FITNESS
 
         return WORST_FITNESS

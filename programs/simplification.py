@@ -89,8 +89,11 @@ def fold(program: Program) -> Program:
     replace: dict[str, Arg] = {}
     seen: dict[tuple, str] = {}
     kept: list[Statement] = []
+    defs: dict[str, Statement] = {}
     for s in statements:
         args = tuple(replace.get(a, a) if isinstance(a, str) else a for a in s.args)
+        if s.op == "sign":
+            args = (_sign_argument(args[0], defs),)
         op = OPS[s.op]
         arg_kinds = tuple(kinds[a] if isinstance(a, str) else Kind.SCALAR for a in args)
         kind = op.result_kind(arg_kinds)
@@ -109,11 +112,33 @@ def fold(program: Program) -> Program:
             continue
         seen[key] = s.target
         kept.append(Statement(s.target, s.op, args))
+        defs[s.target] = kept[-1]
     new_outputs = tuple(replace.get(name, name) for name in outputs)
     if any(not isinstance(name, str) for name in new_outputs):
         raise _CannotFold
     folded = remove_dead_code(Program(tuple(kept), new_outputs))  # type: ignore[arg-type]
     return readable(list(folded.statements), folded.outputs, base_names)
+
+
+_SIGN_KEEPING = frozenset({"sign", "arcsinh", "arctan", "arctanh", "sinh", "tanh", "cbrt"})
+"""Odd functions that are increasing and zero only at zero: ``sign(f(x))`` is ``sign(x)``.
+Searches reach a sign through them (``sign(arcsinh(c))``), and Lion must be recognised there."""
+
+
+def _sign_argument(arg: Arg, defs: dict[str, Statement]) -> Arg:
+    """What ``sign(arg)`` may take instead of ``arg``: through sign-keeping functions and
+    multiplication or division by a positive constant (so ``sign(tanh(c * 2.0))`` is
+    ``sign(c)``)."""
+    while isinstance(arg, str) and arg in defs:
+        s = defs[arg]
+        positive_divisor = isinstance(s.args[-1], float) and s.args[-1] > 0
+        if s.op in _SIGN_KEEPING or (s.op in ("mul", "div") and positive_divisor):
+            arg = s.args[0]
+        elif s.op == "mul" and isinstance(s.args[0], float) and s.args[0] > 0:
+            arg = s.args[1]
+        else:
+            break
+    return arg
 
 
 def _ssa(program: Program) -> tuple[list[Statement], tuple[str, str, str], dict[str, str]]:

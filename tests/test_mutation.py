@@ -197,3 +197,27 @@ def test_children_with_every_kind_on_are_valid_and_never_raise(program):
         if child is not None:
             assert not check(child.program)
             parent = child.program  # a lineage, so that edits pile up as in a search
+
+
+def test_rewrite_changes_arity_and_keeps_the_arguments_that_fit():
+    from evosearch.mutation import rewrite
+
+    r = _Random(MutationSettings(functions=("sign", "clip", "interp")))
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(300):
+        edit = rewrite(ADAMW, rng, r, 20)
+        if edit is None:
+            continue
+        child, detail = edit
+        assert detail.startswith("rewrite") and len(child) == len(ADAMW)
+        assert not check(child), detail
+        (i, old, new), = _differences(ADAMW.statements, child.statements)
+        assert len(new.args) == OPS[new.op].arity
+        kept = [a for a in new.args if a in old.args]
+        assert kept, (old, new)  # a tensor argument always fits the new function's first slot
+        seen.add(new.op)
+        if old.op == "div" and new.op == "sign":
+            assert new.args == ("m",)  # update = m / sqrt_v  ->  update = sign(m)
+    assert seen == {"sign", "clip", "interp"}
+

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from evosearch.numpy_suite import WORST_FITNESS, NumpySuite
 from evosearch.suites import describe, evaluate_texts
 from programs import format, library
@@ -30,3 +32,27 @@ def test_describe_reports_stages_and_the_baseline():
     # Every stage but the last: the last promotes nowhere, so it needs no threshold.
     assert [s.fitness for s in info.baselines] == [adamw.fitness]
     assert info.worst_fitness == WORST_FITNESS
+
+
+def test_imitation_suite_scores_the_target_zero_whatever_its_lr_scale():
+    from evosearch.imitation_suite import ImitationSuite
+    from programs import parse
+
+    suite = ImitationSuite("lion")
+    lion = library.load("lion")
+    rescaled = parse(format(lion).replace("0.0001", "0.003"))
+    adamw, lion_s, rescaled_s = suite.evaluate([library.load("adamw"), lion, rescaled], 0)
+    assert lion_s.fitness < 1e-9 and rescaled_s.fitness < 1e-9
+    assert adamw.fitness > 0.1
+    blowup = parse("def train(w, g, m, v, lr):\n  m = exp(m)\n  m = m + 1.0\n  update = g * m\n"
+                   "  return update, m, v\n")
+    (failed,) = suite.evaluate([blowup], 2)
+    assert failed.failed and failed.fitness >= 1e9
+
+
+def test_imitation_suite_names_a_missing_target():
+    from evosearch.suites import load_suite
+
+    with pytest.raises(ValueError, match="no_such_program"):
+        load_suite("imitate:no_such_program")
+    assert load_suite("imitate:signum").name == "imitate:signum"

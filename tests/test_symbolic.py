@@ -182,6 +182,27 @@ def train(w, g, m, v, lr):
     assert same_behaviour(p, q, seed=5)
 
 
+def test_simplify_sees_through_sign_keeping_functions():
+    # The shape an imitation search reached Lion in: a sign through arcsinh and a positive scale.
+    p = parse("""
+def train(w, g, m, v, lr):
+  c = interp(g, m, 0.9)
+  a = arcsinh(c)
+  b = a * 3.0
+  t = tanh(b)
+  s = sign(t)
+  update = s * lr
+  m = interp(g, m, 0.99)
+  return update, m, v
+""")
+    q = programs.simplify(p)
+    assert sorted(s.op for s in q.statements) == ["interp", "interp", "mul", "sign"]
+    assert str(programs.recognize(q)).startswith("lion(")
+    # A negative scale flips the sign: it stays.
+    flipped = parse(programs.format(p).replace("a * 3.0", "a * -3.0"))
+    assert not str(programs.recognize(programs.simplify(flipped))).startswith("lion(")
+
+
 def test_simplify_merges_scale_constants():
     p = parse("""
 def train(w, g, m, v, lr):

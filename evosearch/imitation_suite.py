@@ -1,0 +1,175 @@
+"""A suite that rewards behaving like a target program: a benchmark of the search, not a proxy.
+
+``imitate:<target>`` (a library name such as ``lion``, or a path to a ``.prog`` file) scores a
+program by how far its updates point from the target's when both see the same inputs: synthetic
+gradient streams (a slowly drifting signal plus noise, with per-coordinate scales spread over
+three decades), weights on a random walk and a warmup-cosine ``lr``. Fitness is the mean over
+steps of ``1 - cos(update, target's update)``: 0 for the target, whatever its constants' overall
+scale, and larger the more the directions differ.
+
+Why it exists: a search on the proxy tasks can fail to find a program for two reasons, because
+the fitness does not make it the best (the landscape), or because the mutations do not reach it
+in the budget (the search). This suite removes the first reason: the target *is* the optimum.
+How many evaluations a search from AdamW needs to reach ``imitate:lion``'s optimum measures the
+second (``experiments/reachability/``). It is a diagnostic of the search operators. The headline
+search never uses it: its fitness looks at the target's behaviour, which a search for new
+optimizers must not.
+
+Runs on numpy with the reference step (milliseconds per program, no compilation), like the
+``numpy`` suite, and has the same interface as ``proxy_tasks.Suite``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from evosearch.numpy_suite import WORST_FITNESS
+from programs import Program, ProgramError, check, library, parse
+from programs.reference import NumpyBackend, run_flat
+
+PREFIX = "imitate:"
+
+STREAMS = 4
+"""Independent gradient streams, laid out as the leaves of one flat parameter vector (so that
+``norm``, ``dot`` and ``global_norm`` see several tensors, as in training)."""
+DIM = 64
+"""Coordinates per stream."""
+STAGE_STEPS = {"s": 40, "m": 100, "l": 250}
+"""Steps per stage: longer streams show long-memory differences (b2 = 0.99 against 0.999)."""
+
+
+@dataclass(frozen=True)
+class ImitationScore:
+    """Same fields as ``proxy_tasks.ProgramScore``."""
+
+    fitness: float
+    per_task: dict[str, float] = field(default_factory=dict)
+    best_lr: dict[str, float] = field(default_factory=dict)
+    failed: bool = False
+    seconds: float = 0.0
+
+
+def load_target(spec: str) -> Program:
+    """The program named by ``spec``: a library name or a ``.prog`` file, checked."""
+    if spec in library.names():
+        program = library.load(spec)
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise ValueError(f"imitation target {spec!r} is neither a library program "
+                             f"({', '.join(library.names())}) nor a file")
+        try:
+            program = parse(path.read_text(), filename=str(path))
+        except ProgramError as e:
+            raise ValueError(f"imitation target {spec!r}: {e}") from e
+    problems = check(program)
+    if problems:
+        raise ValueError(f"imitation target {spec!r} is invalid: " + "; ".join(map(str, problems)))
+    return program
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """The inputs every program sees at one stage: ``(steps, STREAMS * DIM)`` arrays."""
+
+    w: np.ndarray
+    g: np.ndarray
+    lr: np.ndarray
+
+
+def _make_stream(steps: int, seed: int) -> _Stream:
+    rng = np.random.default_rng([seed, 0x1717])
+    n = STREAMS * DIM
+    scale = 10.0 ** rng.uniform(-2.0, 1.0, size=n)
+    drift = np.empty((steps, n))
+    drift[0] = rng.normal(size=n)
+    for t in range(1, steps):  # AR(1) signal with a memory of about 30 steps, signs change
+        drift[t] = 0.97 * drift[t - 1] + np.sqrt(1 - 0.97**2) * rng.normal(size=n)
+    g = scale * (0.5 * drift + rng.normal(size=(steps, n)))
+    w = 0.5 * rng.normal(size=n) + np.cumsum(0.02 * rng.normal(size=(steps, n)), axis=0)
+    t = np.arange(steps)
+    warm = max(1, steps // 20)
+    lr = np.where(t < warm, (t + 1) / warm,
+                  0.5 * (1 + np.cos(np.pi * np.clip(t - warm, 0, None) / max(steps - warm, 1))))
+    return _Stream(w.astype(np.float32), g.astype(np.float32), lr.astype(np.float32))
+
+
+def _updates(program: Program, stream: _Stream) -> np.ndarray | None:
+    """The program's update at every step, or None if any update or state is not finite."""
+    n = stream.w.shape[1]
+    backend = NumpyBackend(np.repeat(np.arange(STREAMS), DIM), STREAMS)
+    m = np.zeros(n, np.float32)
+    v = np.zeros(n, np.float32)
+    out = np.empty_like(stream.g)
+    for t in range(len(stream.g)):
+        update, m, v = run_flat(program, stream.w[t], stream.g[t], m, v, float(stream.lr[t]),
+                                backend)
+        if not (np.isfinite(update).all() and np.isfinite(m).all() and np.isfinite(v).all()):
+            return None
+        out[t] = update
+    return out
+
+
+def _distance(updates: np.ndarray, target: np.ndarray) -> float:
+    """Mean over steps of ``1 - cos``: a step where one update is zero and the other is not
+    counts as orthogonal (1), where both are zero as equal (0)."""
+    a = updates.astype(np.float64)
+    b = target.astype(np.float64)
+    na = np.linalg.norm(a, axis=1)
+    nb = np.linalg.norm(b, axis=1)
+    both = (na > 0) & (nb > 0)
+    cos = np.where(both, np.sum(a * b, axis=1) / np.where(both, na * nb, 1.0), 0.0)
+    cos = np.where((na == 0) & (nb == 0), 1.0, cos)
+    return float(np.mean(1.0 - cos))
+
+
+class ImitationSuite:
+    """Three stages of growing length (``s``, ``m``, ``l``); fitness = distance to the target."""
+
+    stage_names = tuple(STAGE_STEPS)
+
+    def __init__(self, target: str) -> None:
+        self.target_spec = target
+        self.name = PREFIX + target
+        self.target = load_target(target)
+        self.streams = tuple(_make_stream(steps, seed) for seed, steps
+                             in enumerate(STAGE_STEPS.values()))
+        self.target_updates = []
+        for stream in self.streams:
+            updates = _updates(self.target, stream)
+            if updates is None:
+                raise ValueError(f"imitation target {target!r} is not finite on the streams")
+            self.target_updates.append(updates)
+
+    def evaluate(self, programs: Sequence[Program], stage: int) -> list[ImitationScore]:
+        if not 0 <= stage < len(self.stage_names):
+            raise ValueError(f"unknown stage {stage}; this suite has {len(self.stage_names)}")
+        name = self.stage_names[stage]
+        out = []
+        for program in programs:
+            problems = check(program)
+            if problems:
+                raise ValueError("invalid program: " + "; ".join(map(str, problems)))
+            start = time.perf_counter()
+            updates = _updates(program, self.streams[stage])
+            seconds = time.perf_counter() - start
+            if updates is None:
+                out.append(ImitationScore(WORST_FITNESS, failed=True, seconds=seconds))
+                continue
+            d = _distance(updates, self.target_updates[stage])
+            out.append(ImitationScore(d, {name: d}, {name: 1.0}, False, seconds))
+        return out
+
+    def baseline(self, stage: int) -> ImitationScore:
+        return _baseline(self, stage)
+
+
+@cache
+def _baseline(suite: ImitationSuite, stage: int) -> ImitationScore:
+    return suite.evaluate([library.load("adamw")], stage)[0]
