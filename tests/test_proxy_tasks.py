@@ -78,3 +78,41 @@ def test_each_kind_of_model_trains(name):
 def test_unknown_task_names_suggest_the_close_ones():
     with pytest.raises(KeyError, match="char/s"):
         get_task("chars/s")
+
+
+def test_cross_entropy_of_huge_equal_logits_is_not_rounded_to_zero():
+    # A search blew the weights up to 1.6e8 so that every logit was the same huge number:
+    # logsumexp(l) - l[label] then rounds to 0 in float32. Shifted first, it is log(classes).
+    import jax.numpy as jnp
+
+    from proxy_tasks.models import cross_entropy
+
+    huge = jnp.full((4, 10), -1.5657963e8, jnp.float32)
+    assert float(cross_entropy(huge, jnp.arange(4))) == pytest.approx(np.log(10.0), rel=1e-5)
+    confident = jnp.zeros((2, 10), jnp.float32).at[0, 3].set(3e8).at[1, 3].set(3e8)
+    losses = float(cross_entropy(confident, jnp.array([3, 4])))
+    assert losses == pytest.approx(1.5e8, rel=1e-3)  # one right, one wrong by 3e8: mean 1.5e8
+
+
+def test_a_program_that_blows_the_weights_up_scores_no_better_than_chance():
+    # The program a search on `diverse` found exploiting that rounding (fitness 0.0 at stage l).
+    from programs import parse
+
+    program = parse("""
+def train(w, g, m, v, lr):
+  g2 = exp(lr)
+  m = interp(g, m, 0.9)
+  v = interp(g2, v, 0.999)
+  sqrt_v = sqrt(v)
+  t0 = negative(m)
+  update = t0 / sqrt_v
+  wd = rsqrt(w)
+  update = update + wd
+  lr = arccos(lr)
+  update = update * lr
+  t1 = arccosh(m)
+  return update, t1, v
+""")
+    task = get_task("wide10/s")
+    score = float(evaluate(task, [program], lrs=[0.1], seeds=[0]).losses[0, 0, 0])
+    assert score >= np.log(10.0) * 0.99
