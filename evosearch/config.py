@@ -84,11 +84,11 @@ class MutationWeights:
     constant: float = _doc(1.0, "perturb (x 2^N(0, s)) or redraw a constant")
     output: float = _doc(0.25, "return another variable as update, m or v")
     duplicate: float = _doc(
-        0.0, "copy a statement to a fresh name and re-point one reader to the copy"
+        0.5, "copy a statement to a fresh name and re-point one reader to the copy"
     )
-    edge: float = _doc(0.0, "pass a value a statement reads through a new random function")
+    edge: float = _doc(0.5, "pass a value a statement reads through a new random function")
     rewrite: float = _doc(
-        0.0, "change a statement's function to one of any arity, keeping the arguments that fit"
+        0.5, "change a statement's function to one of any arity, keeping the arguments that fit"
     )
 
 

@@ -2,9 +2,10 @@
 
 Six kinds, as in the Lion paper plus output re-pointing: insert a random statement, delete one,
 change one argument, change a function, perturb a constant, return another variable. Three more
-rewire the dataflow and are off by default: ``duplicate`` (copy a statement, re-point one
-reader), ``edge`` (pass a read value through a new function) and ``rewrite`` (change a
-function to one of another arity). A single edit may produce an invalid program;
+rewire the dataflow: ``duplicate`` (copy a statement, re-point one reader), ``edge`` (pass a
+read value through a new function) and ``rewrite`` (change a function to one of another arity).
+Without them a search from AdamW never split its momentum, even where the fitness rewards only
+that (``experiments/reachability/``). A single edit may produce an invalid program;
 :class:`Mutator` builds a *child* by applying one or more edits and keeps it only if abstract
 execution accepts it and its fingerprint differs from the parent's, retrying (a bounded number
 of times) otherwise. Validity is checked on the finished

@@ -8,6 +8,7 @@ import pytest
 
 from evosearch import config as cfg
 from evosearch.config import Config, ConfigError
+from evosearch.mutation import KINDS
 from evosearch.runner import resume_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,8 +80,7 @@ def test_wrong_types_and_values_are_errors(tmp_path):
     with pytest.raises(ConfigError, match="unknown functions"):
         cfg.load(None, ["mutation.functions=['sgn']"])
     with pytest.raises(ConfigError, match="at least one weight"):
-        cfg.load(None, [f"mutation.weights.{k}=0" for k in
-                        ("insert", "delete", "argument", "function", "constant", "output")])
+        cfg.load(None, [f"mutation.weights.{k}=0" for k in KINDS])
     bad = tmp_path / "bad.toml"
     bad.write_text("[search\n")
     with pytest.raises(ConfigError, match="bad.toml: invalid TOML"):
