@@ -34,7 +34,11 @@ def _doc(default: Any, doc: str) -> Any:
 class SearchSettings:
     """What to search, from where, and for how long."""
 
-    suite: str = _doc("default", "evaluation suite: a proxy_tasks suite name, or 'numpy' (tiny)")
+    suite: str = _doc(
+        "default",
+        "evaluation suite: a proxy_tasks suite name, 'numpy' (tiny), or 'imitate:<program>' "
+        "(a benchmark of the search itself)",
+    )
     warm_start: str = _doc("adamw", "initial program: a library name or a path to a .prog file")
     seed: int = _doc(0, "seed of every random choice; same seed, same trajectory")
     max_evaluations: int = _doc(20000, "stop creating children after this many trainings")
