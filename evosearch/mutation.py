@@ -8,9 +8,9 @@ Without them a search from AdamW never split its momentum, even where the fitnes
 that (``experiments/reachability/``). A single edit may produce an invalid program;
 :class:`Mutator` builds a *child* by applying one or more edits and keeps it only if abstract
 execution accepts it and its fingerprint differs from the parent's, retrying (a bounded number
-of times) otherwise. Validity is checked on the finished
-child only, so a coordinated change may pass through invalid intermediate programs, which is
-one way across the valleys between AdamW and Lion.
+of times) otherwise. Validity is checked on the finished child only, so a coordinated change
+may pass through invalid intermediate programs, which is one way across the valleys between
+AdamW and Lion.
 
 Each edit returns a one-line description (``"insert 3: c = interp(g, m, 0.9)"``) so that the
 lineage of a program reads as a story.
