@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from evosearch.numpy_suite import WORST_FITNESS
+from evosearch.numpy_suite import WORST_FITNESS, NumpyScore
 from programs import Program, ProgramError, check, library, parse
 from programs.reference import NumpyBackend, run_flat
 
@@ -47,17 +47,6 @@ update. Lion without its weight decay scores 0.019 here; with weights of 0.5 and
 cosine it scored about 0.001, and searches dropped the decay."""
 STAGE_STEPS = {"s": 40, "m": 100, "l": 250}
 """Steps per stage: longer streams show long-memory differences (b2 = 0.99 against 0.999)."""
-
-
-@dataclass(frozen=True)
-class ImitationScore:
-    """Same fields as ``proxy_tasks.ProgramScore``."""
-
-    fitness: float
-    per_task: dict[str, float] = field(default_factory=dict)
-    best_lr: dict[str, float] = field(default_factory=dict)
-    failed: bool = False
-    seconds: float = 0.0
 
 
 def load_target(spec: str) -> Program:
@@ -155,7 +144,7 @@ class ImitationSuite:
                 raise ValueError(f"imitation target {target!r} is not finite on the streams")
             self.target_updates.append(updates)
 
-    def evaluate(self, programs: Sequence[Program], stage: int) -> list[ImitationScore]:
+    def evaluate(self, programs: Sequence[Program], stage: int) -> list[NumpyScore]:
         if not 0 <= stage < len(self.stage_names):
             raise ValueError(f"unknown stage {stage}; this suite has {len(self.stage_names)}")
         name = self.stage_names[stage]
@@ -168,16 +157,16 @@ class ImitationSuite:
             updates = _updates(program, self.streams[stage])
             seconds = time.perf_counter() - start
             if updates is None:
-                out.append(ImitationScore(WORST_FITNESS, failed=True, seconds=seconds))
+                out.append(NumpyScore(WORST_FITNESS, failed=True, seconds=seconds))
                 continue
             d = _distance(updates, self.target_updates[stage])
-            out.append(ImitationScore(d, {name: d}, {name: 1.0}, False, seconds))
+            out.append(NumpyScore(d, {name: d}, {name: 1.0}, False, seconds))
         return out
 
-    def baseline(self, stage: int) -> ImitationScore:
+    def baseline(self, stage: int) -> NumpyScore:
         return _baseline(self, stage)
 
 
 @cache
-def _baseline(suite: ImitationSuite, stage: int) -> ImitationScore:
+def _baseline(suite: ImitationSuite, stage: int) -> NumpyScore:
     return suite.evaluate([library.load("adamw")], stage)[0]
