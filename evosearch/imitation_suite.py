@@ -25,12 +25,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from evosearch.numpy_suite import WORST_FITNESS, NumpyScore
+from evosearch.numpy_suite import WORST_FITNESS, NumpyScore, adamw_baseline, check_request
 from programs import Program, ProgramError, check, library, parse
 from programs.reference import NumpyBackend, run_flat
 
@@ -145,14 +144,10 @@ class ImitationSuite:
             self.target_updates.append(updates)
 
     def evaluate(self, programs: Sequence[Program], stage: int) -> list[NumpyScore]:
-        if not 0 <= stage < len(self.stage_names):
-            raise ValueError(f"unknown stage {stage}; this suite has {len(self.stage_names)}")
+        check_request(programs, stage, len(self.stage_names))
         name = self.stage_names[stage]
         out = []
         for program in programs:
-            problems = check(program)
-            if problems:
-                raise ValueError("invalid program: " + "; ".join(map(str, problems)))
             start = time.perf_counter()
             updates = _updates(program, self.streams[stage])
             seconds = time.perf_counter() - start
@@ -164,9 +159,4 @@ class ImitationSuite:
         return out
 
     def baseline(self, stage: int) -> NumpyScore:
-        return _baseline(self, stage)
-
-
-@cache
-def _baseline(suite: ImitationSuite, stage: int) -> NumpyScore:
-    return suite.evaluate([library.load("adamw")], stage)[0]
+        return adamw_baseline(self, stage)

@@ -138,6 +138,22 @@ class _Random:
             return None
         return _choice(rng, names)
 
+    def arguments(
+        self, rng: np.random.Generator, op_name: str, kinds: dict[str, Kind],
+        given: dict[int, Arg] | None = None,
+    ) -> tuple[Arg, ...] | None:
+        """All arguments of a new ``op_name`` statement: those in ``given`` (by position) as
+        they are, the others drawn in order by :meth:`argument`; None if one cannot be."""
+        given = given or {}
+        args: list[Arg] = []
+        for pos, want in enumerate(OPS[op_name].arg_kinds):
+            arg = given[pos] if pos in given else self.argument(
+                rng, want, kinds, _is_interp_weight(op_name, pos))
+            if arg is None:
+                return None
+            args.append(arg)
+        return tuple(args)
+
 
 # --- the edits --------------------------------------------------------------------------------
 
@@ -152,18 +168,14 @@ def insert(program: Program, rng: np.random.Generator, r: _Random, max_len: int)
     index = int(rng.integers(n + 1))
     kinds = _lenient_kinds(program, index)
     op_name = _choice(rng, r.functions)
-    op = OPS[op_name]
-    args: list[Arg] = []
-    for pos, want in enumerate(op.arg_kinds):
-        arg = r.argument(rng, want, kinds, _is_interp_weight(op_name, pos))
-        if arg is None:
-            return None
-        args.append(arg)
+    args = r.arguments(rng, op_name, kinds)
+    if args is None:
+        return None
     if rng.random() < r.s.new_variable:
         target = fresh_name(program)
     else:
         target = _choice(rng, list(kinds) + [v for v in program.variables if v not in kinds])
-    statement = Statement(target, op_name, tuple(args))
+    statement = Statement(target, op_name, args)
     return program.insert(index, statement), f"insert {index}: {format_statement(statement)}"
 
 
@@ -233,21 +245,18 @@ def rewrite(program: Program, rng: np.random.Generator, r: _Random, max_len: int
     new = _choice(rng, r.functions)
     if new == s.op:
         return None
-    op = OPS[new]
     kinds = _lenient_kinds(program, index)
-    old = list(s.args)
-    args: list[Arg] = []
-    for pos, want in enumerate(op.arg_kinds):
-        keep = next((a for a in old if _fits(a, want, kinds)), None)
+    left = list(s.args)
+    kept: dict[int, Arg] = {}
+    for pos, want in enumerate(OPS[new].arg_kinds):
+        keep = next((a for a in left if _fits(a, want, kinds)), None)
         if keep is not None:
-            old.remove(keep)
-            args.append(keep)
-            continue
-        arg = r.argument(rng, want, kinds, _is_interp_weight(new, pos))
-        if arg is None:
-            return None
-        args.append(arg)
-    statement = s.replace(op=new, args=tuple(args))
+            left.remove(keep)
+            kept[pos] = keep
+    args = r.arguments(rng, new, kinds, kept)
+    if args is None:
+        return None
+    statement = s.replace(op=new, args=args)
     return (program.replace_statement(index, statement),
             f"rewrite {index}: {s.op} -> {format_statement(statement)}")
 
@@ -394,17 +403,11 @@ def edge(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -
     if not slots:
         return None
     slot = _choice(rng, slots)
-    args: list[Arg] = []
-    for k, want in enumerate(op.arg_kinds):
-        if k == slot:
-            args.append(value)
-            continue
-        arg = r.argument(rng, want, kinds, _is_interp_weight(op_name, k))
-        if arg is None:
-            return None
-        args.append(arg)
+    args = r.arguments(rng, op_name, kinds, {slot: value})
+    if args is None:
+        return None
     name = fresh_name(program)
-    statement = Statement(name, op_name, tuple(args))
+    statement = Statement(name, op_name, args)
     child = _reroute(program.insert(at, statement), (j + 1 if j >= 0 else j, pos), name)
     return child, f"edge {at}: {format_statement(statement)}"
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -107,13 +108,9 @@ class NumpySuite:
         return loss
 
     def evaluate(self, programs: Sequence[Program], stage: int) -> list[NumpyScore]:
-        if not 0 <= stage < len(self.stage_names):
-            raise ValueError(f"unknown stage {stage}; this suite has {len(self.stage_names)}")
+        check_request(programs, stage, len(self.stage_names))
         out = []
         for program in programs:
-            problems = check(program)
-            if problems:
-                raise ValueError("invalid program: " + "; ".join(map(str, problems)))
             start = time.perf_counter()
             problem = self.problems[stage]
             losses = [self._train(program, problem, lr) for lr in LEARNING_RATES]
@@ -129,9 +126,20 @@ class NumpySuite:
         return out
 
     def baseline(self, stage: int) -> NumpyScore:
-        return _baseline(self, stage)
+        return adamw_baseline(self, stage)
+
+
+def check_request(programs: Sequence[Program], stage: int, stages: int) -> None:
+    """What a numpy suite refuses before scoring: an unknown stage, an invalid program."""
+    if not 0 <= stage < stages:
+        raise ValueError(f"unknown stage {stage}; this suite has {stages}")
+    for program in programs:
+        problems = check(program)
+        if problems:
+            raise ValueError("invalid program: " + "; ".join(map(str, problems)))
 
 
 @cache
-def _baseline(suite: NumpySuite, stage: int) -> NumpyScore:
+def adamw_baseline(suite: Any, stage: int) -> NumpyScore:
+    """The library AdamW's score on ``suite``'s stage, once per suite object."""
     return suite.evaluate([library.load("adamw")], stage)[0]
