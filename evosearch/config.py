@@ -158,6 +158,10 @@ class RestartSettings:
     source: str = _doc(
         "best", "restart from 'best' (the best so far) or 'initial' (the warm start)"
     )
+    scope: str = _doc(
+        "all", "'all': every island restarts; 'worst': only the island with the worst best "
+        "member does, the others keep their lineages (needs evolution.islands > 1)"
+    )
 
 
 @dataclass(frozen=True)
@@ -301,6 +305,10 @@ def _validate(c: Config) -> None:
     need(c.restart.plateau >= 0, "restart.plateau", "must be >= 0")
     need(c.restart.source in ("best", "initial"), "restart.source",
          f"must be 'best' or 'initial', got {c.restart.source!r}")
+    need(c.restart.scope in ("all", "worst"), "restart.scope",
+         f"must be 'all' or 'worst', got {c.restart.scope!r}")
+    need(c.restart.scope == "all" or c.evolution.islands > 1, "restart.scope",
+         "'worst' restarts one island of several: set evolution.islands > 1")
     x = c.executor
     need(x.backend in ("local", "inprocess", "ray"), "executor.backend",
          f"must be 'local', 'inprocess' or 'ray', got {x.backend!r}")

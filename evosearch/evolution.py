@@ -363,7 +363,8 @@ class Evolution:
                 self.events.append({"event": "migration", "moves": moves})
         plateau = self.config.restart.plateau
         if plateau and counters.evaluations - self.improved_at >= plateau:
-            self.restart(self.config.restart.source, reason="plateau")
+            self.restart(self.config.restart.source, reason="plateau",
+                         scope=self.config.restart.scope)
 
     def _enter_hall_of_fame(self, record: Record) -> None:
         size = self.config.search.hall_of_fame
@@ -377,21 +378,30 @@ class Evolution:
         self.hall_of_fame.sort(key=self.key)
         del self.hall_of_fame[size:]
 
-    def restart(self, source: str, reason: str = "command") -> None:
-        """Every island becomes copies of the best program (``source="best"``) or of the warm
-        start (``"initial"``). The cache, the lineage and children in flight are kept."""
+    def restart(self, source: str, reason: str = "command", scope: str = "all") -> None:
+        """Every island (``scope="all"``), or only the island with the worst best member
+        (``"worst"``), becomes copies of the best program (``source="best"``) or of the warm
+        start (``"initial"``). The cache, the lineage and children in flight are kept.
+
+        Restarting one island from the warm start keeps the best lineages going while the
+        fresh island looks for another basin: a search that settles in one basin stays there
+        when every restart starts from its best (experiments/reachability)."""
         if source not in ("best", "initial"):
             raise ValueError(f"restart source must be 'best' or 'initial', got {source!r}")
+        if scope not in ("all", "worst"):
+            raise ValueError(f"restart scope must be 'all' or 'worst', got {scope!r}")
         rid = self.best_id if source == "best" else self.initial_id
         if rid is None:  # the warm start has not been scored yet: nothing to restart from
             return
-        self.population.fill(rid)
+        islands = None if scope == "all" else [self.population.worst(self.key)]
+        self.population.fill(rid, islands)
         self.counters.restarts += 1
         self.improved_at = self.counters.evaluations
-        self.events.append(
-            {"event": "restart", "source": source, "reason": reason, "record": rid,
-             "evaluations": self.counters.evaluations}
-        )
+        event = {"event": "restart", "source": source, "reason": reason, "record": rid,
+                 "evaluations": self.counters.evaluations}
+        if islands is not None:
+            event["islands"] = islands
+        self.events.append(event)
 
     # --- meta-validation -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ into the next island, in a ring.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -36,11 +36,19 @@ class Population:
     def empty(self) -> bool:
         return len(self) == 0
 
-    def fill(self, rid: int) -> None:
-        """Every island becomes copies of one record (warm start and restart)."""
-        for island, capacity in zip(self.islands, self.capacity, strict=True):
-            island.clear()
-            island.extend([rid] * capacity)
+    def fill(self, rid: int, islands: Iterable[int] | None = None) -> None:
+        """Every island (or only ``islands``) becomes copies of one record (warm start and
+        restart)."""
+        chosen = range(len(self.islands)) if islands is None else islands
+        for i in chosen:
+            self.islands[i].clear()
+            self.islands[i].extend([rid] * self.capacity[i])
+
+    def worst(self, key: Callable[[int], Key]) -> int:
+        """The island whose best member is the worst of the islands' bests (ties: the lowest
+        index): the one a restart of one island replaces."""
+        bests = [key(self.best(i, key)) for i in range(len(self.islands))]
+        return max(range(len(bests)), key=lambda i: (bests[i], -i))
 
     def add(self, island: int, rid: int) -> int | None:
         """Add a member to an island; return the oldest member removed, if the island was full."""

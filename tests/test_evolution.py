@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 from search_state import deterministic
 
-from evosearch.config import Config, apply_overrides
+from evosearch.config import Config, ConfigError, apply_overrides
 from evosearch.evolution import Evolution
 from evosearch.numpy_suite import NumpySuite
 from evosearch.suites import evaluate_texts
@@ -167,3 +167,23 @@ def test_a_larger_budget_resumes_a_finished_search():
     assert resumed.phase == "search"
     drive(resumed)
     assert resumed.done and resumed.counters.evaluations >= 120 > evaluations
+
+
+def test_restart_of_the_worst_island_keeps_the_others():
+    engine = drive(_engine(_config("evolution.islands=2", "evolution.migration_interval=0")))
+    best_of = [engine.key(engine.population.best(i, engine.key)) for i in (0, 1)]
+    worst = engine.population.worst(engine.key)
+    other = 1 - worst
+    assert best_of[worst] >= best_of[other]
+    kept = list(engine.population.islands[other])
+    engine.restart("initial", scope="worst")
+    assert set(engine.population.islands[worst]) == {engine.initial_id}
+    assert list(engine.population.islands[other]) == kept
+    assert engine.events[-1]["islands"] == [worst]
+    with pytest.raises(ValueError):
+        engine.restart("initial", scope="some")
+
+
+def test_worst_island_scope_needs_islands():
+    with pytest.raises(ConfigError, match="restart.scope"):
+        _config("restart.scope=worst")
