@@ -4,7 +4,9 @@
         [--json experiments/reachability/results.json]
 
 Each argument is the ``--out`` folder of one ``experiments/rediscover_lion.py`` run on an
-``imitate:<target>`` suite (see this folder's README). For every seed it reads the summary that
+``imitate:<target>`` suite (see this folder's README), or several such folders joined by commas
+(runs of one configuration over different seeds, e.g. ``--first-seed 0`` and ``--first-seed 4``),
+which make one row. For every seed it reads the summary that
 script wrote: the final best's fitness (mean ``1 - cos`` to the target's updates at stage l),
 the evaluations at which the best first came within 0.05 and 0.01 of the target, and whether a
 best was recognized as Lion after simplification. Prints one row per configuration.
@@ -27,10 +29,12 @@ def _first_within(history: list[dict], threshold: float, last_stage: int) -> int
     return None
 
 
-def summarize(run: Path) -> dict:
-    summary = json.loads((run / "summary.json").read_text())
+def summarize(runs: str) -> dict:
+    """One configuration: the seeds of every ``--out`` folder in the comma-separated ``runs``."""
+    folders = [Path(r) for r in runs.split(",")]
+    summaries = [json.loads((run / "summary.json").read_text()) for run in folders]
     seeds = []
-    for r in summary["results"]:
+    for r in (r for summary in summaries for r in summary["results"]):
         final = r["final_best"] or {}
         seeds.append({
             "seed": r["seed"],
@@ -40,7 +44,7 @@ def summarize(run: Path) -> dict:
             "recognized_lion_at": (r["lion_at"] or {}).get("evaluations"),
             "final_simplified": final.get("simplified"),
         })
-    return {"run": str(run), "overrides": summary["overrides"], "seeds": seeds}
+    return {"run": runs, "overrides": summaries[0]["overrides"], "seeds": seeds}
 
 
 def _cell(values: list[int | None]) -> str:
@@ -52,16 +56,16 @@ def _cell(values: list[int | None]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("runs", nargs="+", help="--out folders; comma-joined folders make one row")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     rows = [summarize(run) for run in args.runs]
-    print(f"{'configuration':<22} {'final fitness per seed':<40} {'within 0.05':<22} "
+    print(f"{'configuration':<22} {'final fitness per seed':<56} {'within 0.05':<22} "
           f"{'within 0.01':<22} {'Lion recognized':<22}")
     for row in rows:
         seeds = row["seeds"]
         finals = " ".join(f"{s['final_fitness']:.3f}" for s in seeds)
-        print(f"{Path(row['run']).name:<22} {finals:<40} "
+        print(f"{Path(row['run'].split(',')[0]).name:<22} {finals:<56} "
               f"{_cell([s['within_0.05'] for s in seeds]):<22} "
               f"{_cell([s['within_0.01'] for s in seeds]):<22} "
               f"{_cell([s['recognized_lion_at'] for s in seeds]):<22}")
