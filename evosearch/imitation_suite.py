@@ -25,12 +25,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from evosearch.numpy_suite import WORST_FITNESS, NumpyScore, adamw_baseline, check_request
-from programs import Program, ProgramError, check, library, parse
+from programs import Program, ProgramError, library
 from programs.reference import NumpyBackend, run_flat
 
 PREFIX = "imitate:"
@@ -50,21 +49,10 @@ STAGE_STEPS = {"s": 40, "m": 100, "l": 250}
 
 def load_target(spec: str) -> Program:
     """The program named by ``spec``: a library name or a ``.prog`` file, checked."""
-    if spec in library.names():
-        program = library.load(spec)
-    else:
-        path = Path(spec)
-        if not path.is_file():
-            raise ValueError(f"imitation target {spec!r} is neither a library program "
-                             f"({', '.join(library.names())}) nor a file")
-        try:
-            program = parse(path.read_text(), filename=str(path))
-        except ProgramError as e:
-            raise ValueError(f"imitation target {spec!r}: {e}") from e
-    problems = check(program)
-    if problems:
-        raise ValueError(f"imitation target {spec!r} is invalid: " + "; ".join(map(str, problems)))
-    return program
+    try:
+        return library.resolve(spec)
+    except (LookupError, ProgramError) as e:
+        raise ValueError(f"imitation target: {e.args[0] if e.args else e}") from e
 
 
 @dataclass(frozen=True)

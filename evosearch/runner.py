@@ -37,7 +37,7 @@ from evosearch.checkpoint import CheckpointError
 from evosearch.config import Config
 from evosearch.evolution import Evolution
 from evosearch.progress import JsonLog, ProgressLine, batch_record, truncate_log
-from programs import Program, library, read
+from programs import Program, library
 
 CHECKPOINT = "checkpoint.json"
 LOG = "log.jsonl"
@@ -48,15 +48,10 @@ RECOGNITION_INTERVAL = 20.0
 
 def load_warm_start(spec: str) -> Program:
     """A library program by name, or a program file by path (errors name file and line)."""
-    if spec in library.names():
-        return library.load(spec)
-    path = Path(spec)
-    if path.suffix == ".prog" or path.exists():
-        return read(path)
-    raise config_module.ConfigError(
-        f"search.warm_start: {spec!r} is neither a library program "
-        f"({', '.join(library.names())}) nor a program file"
-    )
+    try:
+        return library.resolve(spec)
+    except LookupError as e:
+        raise config_module.ConfigError(f"search.warm_start: {e.args[0]}") from None
 
 
 def resume_config(saved: Config, requested: Config | None) -> Config:

@@ -21,7 +21,6 @@ import numpy as np
 
 from programs import library
 from programs.program import Program, ProgramError
-from programs.text import read
 from proxy_tasks.lr_policy import DEFAULT_POLICY, LrPolicy
 
 TUNE_SEED_BASE = 1000
@@ -153,16 +152,11 @@ def load_programs(specs: Sequence[str]) -> dict[str, Program]:
         spec = spec.strip()
         if not spec:
             continue
-        path = Path(spec)
-        if spec.endswith(".prog") or path.exists():
-            if not path.is_file():
-                raise FileNotFoundError(f"{spec}: no such program file")
-            name, program = path.stem, read(path)
-        else:
-            if spec not in library.names():
-                raise ProgramError(f"unknown program {spec!r}: not a file, and not in the "
-                                   f"library ({', '.join(library.names())})")
-            name, program = spec, library.load(spec)
+        try:
+            program = library.resolve(spec)
+        except LookupError as e:
+            raise ProgramError(e.args[0]) from None
+        name = Path(spec).stem
         if name in out:
             raise ValueError(f"two programs are called {name!r}; rename a file")
         out[name] = program

@@ -131,3 +131,16 @@ def test_graph_marks_dead_statements() -> None:
     p = body("d = cos(w)", "u = g * lr")
     g = graph(p)
     assert g.nodes[0]["live"] is False and g.nodes[1]["live"] is True
+
+
+def test_resolve_reads_files_and_library_names_and_names_the_known_ones(tmp_path):
+    from programs import library as lib
+
+    assert lib.resolve("lion") == lib.load("lion")
+    path = tmp_path / "mine.prog"
+    path.write_text(lib.source("sgd"))
+    assert lib.resolve(str(path)) == lib.load("sgd")
+    with pytest.raises(LookupError, match="adamw"):
+        lib.resolve("nonesuch")
+    with pytest.raises(LookupError, match="no such program file"):
+        lib.resolve(str(tmp_path / "missing.prog"))

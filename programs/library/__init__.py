@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 from programs.program import Program, ProgramError
-from programs.text import parse
+from programs.text import parse, read
 
 _SUFFIX = ".prog"
 
@@ -50,3 +51,18 @@ def load(name: str) -> Program:
         return parse(source(name), filename=f"{name}{_SUFFIX}")
     except ProgramError as e:  # a broken shipped file is a bug; say which
         raise ProgramError(f"library program {name!r} is malformed: {e}") from None
+
+
+def resolve(spec: str) -> Program:
+    """A program named on a command line or in a config: a file when ``spec`` ends in ``.prog``
+    or is an existing path (read and checked; errors name the file and line), else a library
+    program by name. Raises ``LookupError`` naming the known programs when it is neither."""
+    path = Path(spec)
+    if spec.endswith(_SUFFIX) or path.exists():
+        if not path.is_file():
+            raise LookupError(f"{spec}: no such program file")
+        return read(path)
+    if spec not in _files():
+        raise LookupError(f"unknown program {spec!r}: neither a program file nor in the "
+                          f"library ({', '.join(names())})")
+    return load(spec)
