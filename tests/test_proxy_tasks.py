@@ -8,7 +8,7 @@ import pytest
 from programs import library
 from proxy_tasks import Budget, evaluate, get_task, task_names
 
-FAMILIES = ("teacher", "teacher10", "char", "glyphs", "illcond")
+FAMILIES = ("teacher", "teacher10", "char", "glyphs", "illcond", "transformer")
 
 
 def _cost(task) -> float:
@@ -65,7 +65,7 @@ def test_schedules_warm_up_then_decay_to_zero():
         Budget(10, 8, schedule="linear")
 
 
-@pytest.mark.parametrize("name", ["char/xs", "glyphs/xs"])
+@pytest.mark.parametrize("name", ["char/xs", "glyphs/xs", "transformer/xs"])
 def test_each_kind_of_model_trains(name):
     """AdamW at its tuned lr clearly beats the untrained model (teacher and illcond are
     trained throughout the other tests)."""

@@ -17,12 +17,15 @@ import json
 from functools import partial
 from pathlib import Path
 
-from proxy_tasks.models import mlp_init
+import jax.numpy as jnp
+import numpy as np
+
+from proxy_tasks.models import cross_entropy, mlp_apply, mlp_init
 from proxy_tasks.rank import load_programs, rank
 from proxy_tasks.registry import register
 from proxy_tasks.suite import SUITES
 from proxy_tasks.task import Budget
-from proxy_tasks.tasks.teacher import WIDE_SIZES, TeacherTask
+from proxy_tasks.tasks.teacher import WIDE_SIZES, WIDE_VARIANTS, TeacherTask
 
 M_LR_SCALE = WIDE_SIZES["m"]["lr_scale"]  # AdamW's measured lr scale on wide/m and wide/l
 L_LR_SCALE = WIDE_SIZES["l"]["lr_scale"]
@@ -61,11 +64,43 @@ class ZeroReadoutTeacher(TeacherTask):
 ZERO_READOUT = {"x/zero": 0.2, "x/zero10": 0.1}
 """wide/m and wide10/m with a zero-initialized readout: name -> label noise."""
 
+TEMPERATURES = 2.0 ** np.linspace(-4.0, 4.0, 33)
+"""Logit scales tried by the calibrated metric: 1/16 .. 16 in quarter-octave steps."""
+
+
+class CalibratedTeacher(TeacherTask):
+    """The teacher task scored by its clean validation cross-entropy *after the best single
+    temperature* (logits times one scalar from :data:`TEMPERATURES`): an optimizer gains
+    nothing from only bounding or shrinking the logits, which is how the programs found on the
+    default suite beat Lion there (a hard, lr-coupled weight cap)."""
+
+    def val_loss(self, params, data):
+        logits = mlp_apply(params, "", len(self.widths) - 1, data["val_x"])
+        losses = jnp.stack([cross_entropy(logits * t, data["val_y"]) for t in TEMPERATURES])
+        return jnp.min(losses)
+
+
+class ErrorTeacher(TeacherTask):
+    """The teacher task scored by its clean validation error rate (0-1 loss): calibration does
+    not count at all, only which class is predicted."""
+
+    def val_loss(self, params, data):
+        logits = mlp_apply(params, "", len(self.widths) - 1, data["val_x"])
+        return jnp.mean(jnp.argmax(logits, axis=-1) != data["val_y"]).astype(jnp.float32)
+
+
+METRIC_VARIANTS = {"c/": CalibratedTeacher, "e/": ErrorTeacher}
+"""Prefix -> the wide/m-shaped task class with another validation metric (c/wide, e/wide10)."""
+
 
 def register_variants() -> None:
     for name, (noise, hidden, budget, n_train, lr_scale) in VARIANTS.items():
         register(name, partial(TeacherTask, noise, hidden, budget, n_train=n_train),
                  lr_scale=lr_scale)
+    for prefix, cls in METRIC_VARIANTS.items():
+        for family, noise in WIDE_VARIANTS.items():
+            register(prefix + family, partial(cls, noise, (256,), Budget(400, 128),
+                                              n_train=1024), lr_scale=M_LR_SCALE)
     for name, noise in ZERO_READOUT.items():
         register(name, partial(ZeroReadoutTeacher, noise, (256,), Budget(400, 128),
                                n_train=1024), lr_scale=M_LR_SCALE)
