@@ -3,8 +3,10 @@
     python experiments/landscape/explore.py TASKS PROGRAMS [--seeds 3] [--json PATH]
 
 Ranks programs on registered tasks and on ad-hoc variants of the wide-student task (``x/...``,
-defined below: batch size, label noise, depth, data, steps), with the default suite's stage-m lr
-policy (coarse-to-fine, walked past the grid's edge, tuned on 2 separate seeds), paired seeds.
+defined below: batch size, label noise, depth, data, steps; ``c/wide*`` and ``e/wide*`` score
+``wide/m`` by temperature-calibrated cross-entropy and by error rate), with the default suite's
+stage-m lr policy (coarse-to-fine, walked past the grid's edge, tuned on 2 separate seeds),
+paired seeds.
 Prints one line per task (loss / AdamW's per program) and writes the full result as JSON.
 The search of issue 8 converged to programs that beat Lion on the suite; this is how the
 alternatives were compared task by task (results: experiments/landscape/README.md).
