@@ -71,6 +71,11 @@ class EvolutionSettings:
     mutations_continue: float = _doc(
         0.5, "after each mutation, probability of one more (mean 1.75 with max 3 and 0.5)"
     )
+    neutral: float = _doc(
+        0.0, "probability that a child computing the same as its parent (same fingerprint, "
+        "other text: dead code, a duplicated statement) is kept, at no evaluation cost, "
+        "instead of being retried"
+    )
     max_statements: int = _doc(20, "inserts stop at this program length")
     max_tries: int = _doc(
         50, "attempts to make a child that is valid and differs from its parent before giving up"
@@ -288,6 +293,7 @@ def _validate(c: Config) -> None:
     need(e.migration_interval >= 0, "evolution.migration_interval", "must be >= 0")
     need(e.mutations_max >= 1, "evolution.mutations_max", "must be at least 1")
     need(0 <= e.mutations_continue < 1, "evolution.mutations_continue", "must be in [0, 1)")
+    need(0 <= e.neutral <= 1, "evolution.neutral", "must be in [0, 1]")
     need(e.max_statements >= 1, "evolution.max_statements", "must be at least 1")
     need(e.max_tries >= 1, "evolution.max_tries", "must be at least 1")
     need(s.max_evaluations >= 0, "search.max_evaluations", "must be >= 0")

@@ -93,6 +93,7 @@ class Counters:
     tries: int = 0  # mutation attempts
     invalid: int = 0  # attempts rejected by abstract execution
     unchanged: int = 0  # attempts rejected for the parent's fingerprint
+    neutral: int = 0  # children kept with their parent's fingerprint (evolution.neutral)
     hits: int = 0  # children whose stage-0 score needed no new evaluation
     in_flight_hits: int = 0  # ... of which were waiting on the same job already queued
     evaluations: int = 0  # jobs made (trainings), all stages
@@ -263,6 +264,7 @@ class Evolution:
         c.tries += child.tries
         c.invalid += child.invalid
         c.unchanged += child.unchanged
+        c.neutral += child.neutral
         c.redundancy_sum += redundancy(child.program)
         candidate = Candidate(
             self._new_id(), parent_id, island, child.program, child.fingerprint,

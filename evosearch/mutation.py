@@ -51,6 +51,7 @@ class Child:
     tries: int  # attempts it took (1: the first was valid and new)
     invalid: int  # attempts rejected by abstract execution
     unchanged: int  # attempts rejected because the fingerprint equalled the parent's
+    neutral: bool = False  # computes what the parent does (kept by ``evolution.neutral``)
 
 
 # --- random choices -------------------------------------------------------------------------------
@@ -458,7 +459,10 @@ class Mutator:
         self, parent: Program, rng: np.random.Generator, parent_fingerprint: str | None = None
     ) -> Child | None:
         """A valid child whose fingerprint differs from the parent's, or None after
-        ``max_tries`` attempts."""
+        ``max_tries`` attempts. With probability ``evolution.neutral`` a child with the
+        parent's fingerprint but other text is kept instead (a *neutral* child): it costs no
+        evaluation, and it lets two-step changes through a neutral middle (duplicate a
+        statement, then change one copy; insert dead code, then use it)."""
         if parent_fingerprint is None:
             parent_fingerprint = fingerprint(parent)
         invalid = unchanged = 0
@@ -480,8 +484,10 @@ class Mutator:
                 invalid += 1
                 continue
             fp = fingerprint(program)
-            if fp == parent_fingerprint:
+            neutral = fp == parent_fingerprint
+            if neutral and not (program != parent and rng.random() < self.evolution.neutral):
                 unchanged += 1
                 continue
-            return Child(program, fp, tuple(kinds), tuple(edits), attempt, invalid, unchanged)
+            return Child(program, fp, tuple(kinds), tuple(edits), attempt, invalid, unchanged,
+                         neutral)
         return None

@@ -40,6 +40,7 @@ def batch_record(engine: Evolution, evaluated: int, driver_seconds: float) -> di
         "tries": c.tries,
         "invalid": c.invalid,
         "unchanged": c.unchanged,
+        "neutral": c.neutral,
         "gave_up": c.gave_up,
         "failed": c.failed,
         "redundancy_sum": round(c.redundancy_sum, 6),

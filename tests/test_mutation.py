@@ -221,3 +221,23 @@ def test_rewrite_changes_arity_and_keeps_the_arguments_that_fit():
             assert new.args == ("m",)  # update = m / sqrt_v  ->  update = sign(m)
     assert seen == {"sign", "clip", "interp"}
 
+
+
+def test_neutral_children_are_kept_only_when_asked():
+    """``evolution.neutral``: a child with its parent's fingerprint but other text (a
+    duplicated statement, dead code) is kept with that probability, never otherwise."""
+    only_duplicate = [f"mutation.weights.{k}=0" for k in KINDS if k != "duplicate"]
+    parent_fp = fingerprint(ADAMW)
+    for neutral, expect_some in ((0.0, False), (1.0, True)):
+        config = apply_overrides(Config(), only_duplicate + ["evolution.mutations_max=1",
+                                                             f"evolution.neutral={neutral}"])
+        mutator = Mutator(config.mutation, config.evolution)
+        rng = np.random.default_rng(0)
+        children = [mutator.child(ADAMW, rng, parent_fp) for _ in range(20)]
+        kept = [c for c in children if c is not None and c.neutral]
+        assert bool(kept) == expect_some
+        for c in kept:
+            assert c.fingerprint == parent_fp and c.program != ADAMW
+            assert c.kinds == ("duplicate",)
+    with pytest.raises(ValueError, match="evolution.neutral"):
+        apply_overrides(Config(), ["evolution.neutral=1.5"])
