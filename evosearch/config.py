@@ -72,7 +72,7 @@ class EvolutionSettings:
         0.5, "after each mutation, probability of one more (mean 1.75 with max 3 and 0.5)"
     )
     neutral: float = _doc(
-        0.0, "probability that a child computing the same as its parent (same fingerprint, "
+        1.0, "probability that a child computing the same as its parent (same fingerprint, "
         "other text: dead code, a duplicated statement) is kept, at no evaluation cost, "
         "instead of being retried"
     )
