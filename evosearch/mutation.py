@@ -7,10 +7,11 @@ read value through a new function) and ``rewrite`` (change a function to one of 
 Without them a search from AdamW never split its momentum, even where the fitness rewards only
 that (``experiments/reachability/``). A single edit may produce an invalid program;
 :class:`Mutator` builds a *child* by applying one or more edits and keeps it only if abstract
-execution accepts it and its fingerprint differs from the parent's, retrying (a bounded number
-of times) otherwise. Validity is checked on the finished child only, so a coordinated change
-may pass through invalid intermediate programs, which is one way across the valleys between
-AdamW and Lion.
+execution accepts it and its fingerprint differs from the parent's (or, with probability
+``evolution.neutral``, it computes the same with other text: a *neutral* child), retrying (a
+bounded number of times) otherwise. Validity is checked on the finished child only, so a
+coordinated change may pass through invalid intermediate programs, which is one way across the
+valleys between AdamW and Lion; neutral children are another (``experiments/reachability/``).
 
 Each edit returns a one-line description (``"insert 3: c = interp(g, m, 0.9)"``) so that the
 lineage of a program reads as a story.
