@@ -4,6 +4,7 @@ embed ``context`` characters, concatenate, one ReLU hidden layer, softmax over c
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from typing import Any
 
 import jax.numpy as jnp
@@ -15,7 +16,33 @@ from proxy_tasks.registry import register_sizes
 from proxy_tasks.task import Budget, Layout, Task
 
 
-class CharTask(Task):
+class CorpusTask(Task):
+    """A language model on the corpus: batches are window start positions, the validation set
+    is fixed positions in the held-out tail. Subclasses set ``context`` and ``n_val`` and define
+    ``_loss(params, text, positions)``."""
+
+    context: int
+    n_val: int
+
+    @property
+    def n_train(self) -> int:
+        return len(self.data["train_text"]) - self.context
+
+    def make_data(self) -> dict[str, np.ndarray]:
+        return char_data(self.context, self.n_val)
+
+    @abstractmethod
+    def _loss(self, params: dict[str, Any], text: Any, pos: Any) -> Any:
+        """Mean loss of the windows of ``text`` that start at ``pos``."""
+
+    def train_loss(self, params: dict[str, Any], data: dict[str, Any], idx: Any) -> Any:
+        return self._loss(params, data["train_text"], idx)
+
+    def val_loss(self, params: dict[str, Any], data: dict[str, Any]) -> Any:
+        return self._loss(params, data["val_text"], data["val_pos"])
+
+
+class CharTask(CorpusTask):
     family = "char"
 
     def __init__(self, hidden: int, budget: Budget, context: int = 8, embed: int = 16,
@@ -36,13 +63,6 @@ class CharTask(Task):
     def layout(self) -> Layout:
         return (("embed", (VOCAB_SIZE, self.embed)), *mlp_layout("", self.widths))
 
-    @property
-    def n_train(self) -> int:
-        return len(self.data["train_text"]) - self.context
-
-    def make_data(self) -> dict[str, np.ndarray]:
-        return char_data(self.context, self.n_val)
-
     def init_tensors(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         out = mlp_init(rng, "", self.widths, last_scale=0.5)
         out["embed"] = rng.normal(0.0, 1.0, size=(VOCAB_SIZE, self.embed))
@@ -53,12 +73,6 @@ class CharTask(Task):
         chars = text[window]
         x = params["embed"][chars[:, :-1]].reshape(pos.shape[0], -1)
         return cross_entropy(mlp_apply(params, "", 2, x), chars[:, -1])
-
-    def train_loss(self, params: dict[str, Any], data: dict[str, Any], idx: Any) -> Any:
-        return self._loss(params, data["train_text"], idx)
-
-    def val_loss(self, params: dict[str, Any], data: dict[str, Any]) -> Any:
-        return self._loss(params, data["val_text"], data["val_pos"])
 
 
 # Sizes for the funnel, about 10x apart in cost; m is the research note's round-two char task

@@ -19,17 +19,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from proxy_tasks.data.corpus import VOCAB_SIZE, char_data
+from proxy_tasks.data.corpus import VOCAB_SIZE
 from proxy_tasks.models import cross_entropy
 from proxy_tasks.registry import register_sizes
-from proxy_tasks.task import Budget, Layout, Task
+from proxy_tasks.task import Budget, Layout
+from proxy_tasks.tasks.char import CorpusTask
 
 
 def _rms_norm(x: jax.Array) -> jax.Array:
     return x * jax.lax.rsqrt(jnp.mean(jnp.square(x), axis=-1, keepdims=True) + 1e-6)
 
 
-class TransformerTask(Task):
+class TransformerTask(CorpusTask):
     family = "transformer"
 
     def __init__(self, width: int, layers: int, heads: int, budget: Budget, context: int = 16,
@@ -57,13 +58,6 @@ class TransformerTask(Task):
                     (f"up{i}", (d, f)), (f"up_b{i}", (f,)), (f"down{i}", (f, d)),
                     (f"down_b{i}", (d,))]
         return (*out, ("readout", (d, VOCAB_SIZE)), ("readout_b", (VOCAB_SIZE,)))
-
-    @property
-    def n_train(self) -> int:
-        return len(self.data["train_text"]) - self.context
-
-    def make_data(self) -> dict[str, np.ndarray]:
-        return char_data(self.context, self.n_val)
 
     def init_tensors(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         out = {}
@@ -99,12 +93,6 @@ class TransformerTask(Task):
         window = text[pos[:, None] + jnp.arange(self.context + 1)]
         logits = self._logits(params, window[:, :-1])
         return cross_entropy(logits.reshape(-1, VOCAB_SIZE), window[:, 1:].reshape(-1))
-
-    def train_loss(self, params: dict[str, Any], data: dict[str, Any], idx: Any) -> Any:
-        return self._loss(params, data["train_text"], idx)
-
-    def val_loss(self, params: dict[str, Any], data: dict[str, Any]) -> Any:
-        return self._loss(params, data["val_text"], data["val_pos"])
 
 
 # Sizes for the funnel, about 10x apart in cost; each window of ``context`` characters gives
