@@ -23,6 +23,7 @@ class CorpusTask(Task):
 
     context: int
     n_val: int
+    worst_loss = 2.0 * math.log(VOCAB_SIZE)  # twice a uniform prediction's loss (see Task)
 
     @property
     def n_train(self) -> int:
@@ -51,7 +52,6 @@ class CharTask(CorpusTask):
         self.budget = budget
         self.n_val = n_val
         self.widths = (context * embed, hidden, VOCAB_SIZE)
-        self.worst_loss = 2.0 * math.log(VOCAB_SIZE)
         self.name = "char"
         self.description = (
             f"char-level MLP LM on pydoc_data.topics ({len(self.data['train_text'])} train "

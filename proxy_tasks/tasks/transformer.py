@@ -40,7 +40,6 @@ class TransformerTask(CorpusTask):
         self.width, self.layers, self.heads, self.context = width, layers, heads, context
         self.budget = budget
         self.n_val = n_val
-        self.worst_loss = 2.0 * math.log(VOCAB_SIZE)
         self.name = "transformer"
         self.description = (
             f"char-level causal transformer LM on pydoc_data.topics, context {context}, width "
