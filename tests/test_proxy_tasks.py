@@ -8,7 +8,7 @@ import pytest
 from programs import library
 from proxy_tasks import Budget, evaluate, get_task, task_names
 
-FAMILIES = ("teacher", "teacher10", "char", "glyphs", "illcond", "transformer")
+FAMILIES = ("teacher", "teacher10", "char", "glyphs", "illcond", "transformer", "sparse")
 
 
 def _cost(task) -> float:
@@ -50,6 +50,23 @@ def test_the_teacher_task_has_noisy_training_labels_and_clean_validation_labels(
     assert 0.05 < disagree < 0.3  # 10 % vs 20 % of labels replaced (some by the same class)
 
 
+def test_the_sparse_task_has_zipfian_tokens_balanced_classes_and_clean_validation_labels():
+    from proxy_tasks.data.sparse import sparse_data
+
+    task = get_task("sparse/m")
+    counts = np.bincount(task.data["train_tokens"].ravel(), minlength=task.vocab)
+    assert counts[0] > 1000 and np.sum((counts > 0) & (counts < 5)) > task.vocab // 4
+    classes = np.bincount(task.data["train_y"], minlength=task.n_classes)
+    assert classes.min() > 0.5 * classes.max()  # centred teacher: no class wins by default
+    noisy = sparse_data(task.vocab, task.length, task.n_train, task.n_val, noise=0.3)
+    np.testing.assert_array_equal(noisy["val_y"], task.data["val_y"])
+    assert 0.15 < np.mean(noisy["train_y"] != task.data["train_y"]) < 0.3  # 7/8 of 30 %
+    with pytest.raises(ValueError, match="label noise"):
+        sparse_data(64, 4, 16, 16, noise=1.5)
+    with pytest.raises(ValueError, match="vocab"):
+        sparse_data(1, 4, 16, 16)
+
+
 def test_the_char_corpus_ships_with_python():
     data = get_task("char/s").data
     assert len(data["train_text"]) > 400_000
@@ -65,7 +82,7 @@ def test_schedules_warm_up_then_decay_to_zero():
         Budget(10, 8, schedule="linear")
 
 
-@pytest.mark.parametrize("name", ["char/xs", "glyphs/xs", "transformer/xs"])
+@pytest.mark.parametrize("name", ["char/xs", "glyphs/xs", "transformer/xs", "sparse/xs"])
 def test_each_kind_of_model_trains(name):
     """AdamW at its tuned lr clearly beats the untrained model (teacher and illcond are
     trained throughout the other tests)."""

@@ -4,7 +4,9 @@
 
 Ranks programs on registered tasks and on ad-hoc variants of the wide-student task (``x/...``,
 defined below: batch size, label noise, depth, data, steps; ``c/wide*`` and ``e/wide*`` score
-``wide/m`` by temperature-calibrated cross-entropy and by error rate), with the default suite's
+``wide/m`` by temperature-calibrated cross-entropy and by error rate; ``x/online*`` see each
+example once), of the sparse bag-of-words task (``sp/...``) and a class-imbalance task
+(``z/...``), with the default suite's
 stage-m lr policy (coarse-to-fine, walked past the grid's edge, tuned on 2 separate seeds),
 paired seeds.
 Prints one line per task (loss / AdamW's per program) and writes the full result as JSON.
@@ -27,6 +29,7 @@ from proxy_tasks.rank import load_programs, rank
 from proxy_tasks.registry import register
 from proxy_tasks.suite import SUITES
 from proxy_tasks.task import Budget
+from proxy_tasks.tasks.sparse import SparseTask
 from proxy_tasks.tasks.teacher import WIDE_SIZES, WIDE_VARIANTS, TeacherTask
 
 M_LR_SCALE = WIDE_SIZES["m"]["lr_scale"]  # AdamW's measured lr scale on wide/m and wide/l
@@ -51,6 +54,10 @@ VARIANTS = {
     "x/Lfull": (0.2, (512,), Budget(800, 2048), 2048, L_LR_SCALE),  # full batch
     "x/Lfull10": (0.1, (512,), Budget(800, 2048), 2048, L_LR_SCALE),
     "x/b1024n10": (0.1, (256,), Budget(400, 1024), 1024, M_LR_SCALE),
+    # online: every example seen once (400 x 128), so label noise is gradient noise only
+    "x/online": (0.2, (256,), Budget(400, 128), 51200, M_LR_SCALE),
+    "x/online10": (0.1, (256,), Budget(400, 128), 51200, M_LR_SCALE),
+    "x/online40": (0.4, (256,), Budget(400, 128), 51200, M_LR_SCALE),
 }
 """Name -> (label noise, hidden widths, budget, training examples, lr scale)."""
 
@@ -91,6 +98,52 @@ class ErrorTeacher(TeacherTask):
         return jnp.mean(jnp.argmax(logits, axis=-1) != data["val_y"]).astype(jnp.float32)
 
 
+SPARSE_VARIANTS = {
+    # Zipfian bag-of-words (proxy_tasks/tasks/sparse.py): rare tokens decide many labels
+    "sp/rw25": dict(rare_weight=0.25),
+    "sp/rw0": dict(rare_weight=0.0),
+    "sp/rw50lin": dict(rare_weight=0.5, hidden=()),
+    "sp/rw50n20": dict(rare_weight=0.5, noise=0.2),
+    "sp/rw0z": dict(rare_weight=0.0, embed_scale=0.01),
+    "sp/rw25z": dict(rare_weight=0.25, embed_scale=0.01),  # = sparse/m
+}
+"""Name -> SparseTask arguments over the base: vocabulary 2,048, embedding 16, hidden 64,
+16 tokens, 4,096 documents, 400 steps of 128, embeddings from N(0, 1) unless ``embed_scale``."""
+SPARSE_BASE = dict(vocab=2048, embed=16, hidden=(64,), budget=Budget(400, 128), embed_scale=1.0)
+
+
+class ZipfClassTask(TeacherTask):
+    """Heavy-tailed class imbalance: 256 classes with Zipf(1) priors, Gaussian clusters around
+    random means in 32 dimensions; a rare class's output row sees a positive gradient a few
+    times per epoch (sign and Adam fix gradient descent's slowness there; which fixes it
+    best?)."""
+
+    def __init__(self, hidden, budget, spread=1.0, n_train=4096, n_val=2048, n_classes=256):
+        super().__init__(0.0, hidden, budget, n_train=n_train, n_val=n_val)
+        self.widths = (32, *hidden, n_classes)
+        self.spread, self.n_classes = spread, n_classes
+        self.worst_loss = 2.0 * np.log(n_classes)
+        self.description = (f"{n_classes} Zipf(1)-imbalanced Gaussian classes (spread {spread}), "
+                            f"MLP {'-'.join(map(str, self.widths))}, {n_train} train")
+
+    def make_data(self):
+        rng = np.random.default_rng([2023, self.n_classes, self._n_train])
+        p = 1.0 / np.arange(1, self.n_classes + 1)
+        p /= p.sum()
+        means = rng.normal(size=(self.n_classes, 32))
+        out = {}
+        for split, n in (("train", self._n_train), ("val", self.n_val)):
+            y = rng.choice(self.n_classes, size=n, p=p).astype(np.int32)
+            x = (means[y] + self.spread * rng.normal(size=(n, 32))).astype(np.float32)
+            out[f"{split}_x"], out[f"{split}_y"] = x, y
+        return out
+
+
+ZIPF_CLASS_VARIANTS = {
+    "z/s10": dict(hidden=(128,), budget=Budget(400, 128), spread=1.0),
+    "z/s15": dict(hidden=(128,), budget=Budget(400, 128), spread=1.5),
+}
+
 METRIC_VARIANTS = {"c/": CalibratedTeacher, "e/": ErrorTeacher}
 """Prefix -> the wide/m-shaped task class with another validation metric (c/wide, e/wide10)."""
 
@@ -103,6 +156,10 @@ def register_variants() -> None:
         for family, noise in WIDE_VARIANTS.items():
             register(prefix + family, partial(cls, noise, (256,), Budget(400, 128),
                                               n_train=1024), lr_scale=M_LR_SCALE)
+    for name, kwargs in SPARSE_VARIANTS.items():
+        register(name, partial(SparseTask, **{**SPARSE_BASE, **kwargs}), lr_scale=1.0)
+    for name, kwargs in ZIPF_CLASS_VARIANTS.items():
+        register(name, partial(ZipfClassTask, **kwargs), lr_scale=M_LR_SCALE)
     for name, noise in ZERO_READOUT.items():
         register(name, partial(ZeroReadoutTeacher, noise, (256,), Budget(400, 128),
                                n_train=1024), lr_scale=M_LR_SCALE)
