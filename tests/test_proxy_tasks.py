@@ -7,6 +7,7 @@ import pytest
 
 from programs import library
 from proxy_tasks import Budget, evaluate, get_task, task_names
+from proxy_tasks.data.sparse import sparse_data
 
 FAMILIES = ("teacher", "teacher10", "char", "glyphs", "illcond", "transformer", "sparse")
 
@@ -51,8 +52,6 @@ def test_the_teacher_task_has_noisy_training_labels_and_clean_validation_labels(
 
 
 def test_the_sparse_task_has_zipfian_tokens_balanced_classes_and_clean_validation_labels():
-    from proxy_tasks.data.sparse import sparse_data
-
     task = get_task("sparse/m")
     counts = np.bincount(task.data["train_tokens"].ravel(), minlength=task.vocab)
     assert counts[0] > 1000 and np.sum((counts > 0) & (counts < 5)) > task.vocab // 4

@@ -3,10 +3,10 @@ embedding bag (the mean of the document's token embeddings), one ReLU hidden lay
 Most embedding rows see a gradient in a few steps out of hundreds.
 
 The sparse-gradient regime of embedding tables, which no other family has. Measured (issue 8,
-``experiments/landscape/README.md``): weight decay decides it (AdamW with decay 1 is 10-27 %
-ahead of AdamW) and Lion is 4-21 % behind AdamW at any decay: its full-size step keeps moving a
-rare row for hundreds of steps after one occurrence. Lion's deficit holds at every size: 2 %
-(s), 6 % (m), 6 % (l) behind AdamW (2 seeds each)."""
+``experiments/landscape/README.md``): weight decay decides it (AdamW with decay 1 is 8-30 %
+ahead of AdamW), and at a comparable decay Lion is behind AdamW, 2 % (s), 6 % (m), 6 % (l) at
+the libraries' decays: its full-size step keeps moving a rare row for hundreds of steps after
+one occurrence."""
 
 from __future__ import annotations
 
