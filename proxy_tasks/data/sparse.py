@@ -19,6 +19,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from proxy_tasks.data.labels import check_noise, with_label_noise
+
 
 def zipf_probabilities(vocab: int, exponent: float) -> np.ndarray:
     """``p[r]`` proportional to ``(r + 1) ** -exponent``, float64, summing to 1."""
@@ -42,8 +44,7 @@ def sparse_data(
 ) -> dict[str, np.ndarray]:
     """``train_tokens, val_tokens`` ``(n, length)`` int32 and ``train_y, val_y`` int32 (the
     validation labels are always clean)."""
-    if not 0.0 <= noise <= 1.0:
-        raise ValueError(f"label noise must be a fraction in [0, 1], got {noise}")
+    check_noise(noise)
     rng = np.random.default_rng([seed, vocab, n_classes])
     p = zipf_probabilities(vocab, exponent)
     # A token's weight grows as its frequency falls (p ** -rare_weight); at 0.5 every token
@@ -57,10 +58,7 @@ def sparse_data(
     def label(tokens: np.ndarray) -> np.ndarray:
         return np.argmax(teacher[tokens].sum(axis=1), axis=1).astype(np.int32)
 
-    train_y, val_y = label(train), label(val)
-    noise_rng = np.random.default_rng([seed, n_train, int(round(noise * 1e6))])
-    flip = noise_rng.random(n_train) < noise
-    train_y[flip] = noise_rng.integers(0, n_classes, size=int(flip.sum()))
+    train_y, val_y = with_label_noise(label(train), noise, n_classes, seed), label(val)
     out = {"train_tokens": train, "train_y": train_y, "val_tokens": val, "val_y": val_y}
     for a in out.values():
         a.setflags(write=False)

@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from proxy_tasks.data.labels import check_noise, with_label_noise
+
 
 @lru_cache(maxsize=8)
 def teacher_data(
@@ -23,8 +25,7 @@ def teacher_data(
     seed: int = 2023,
 ) -> dict[str, np.ndarray]:
     """``train_x, train_y`` (noisy) and ``val_x, val_y`` (clean), float32 / int32."""
-    if not 0.0 <= noise <= 1.0:
-        raise ValueError(f"label noise must be a fraction in [0, 1], got {noise}")
+    check_noise(noise)
     rng = np.random.default_rng([seed, n_in, teacher_hidden, n_classes])
     w1 = rng.normal(0.0, 1.0 / np.sqrt(n_in), size=(n_in, teacher_hidden))
     b1 = rng.normal(0.0, 0.1, size=teacher_hidden)
@@ -37,10 +38,7 @@ def teacher_data(
     data_rng = np.random.default_rng([seed, n_train, n_val])
     train_x = data_rng.normal(size=(n_train, n_in)).astype(np.float32)
     val_x = data_rng.normal(size=(n_val, n_in)).astype(np.float32)
-    train_y = label(train_x)
-    noise_rng = np.random.default_rng([seed, n_train, int(round(noise * 1e6))])
-    flip = noise_rng.random(n_train) < noise
-    train_y[flip] = noise_rng.integers(0, n_classes, size=int(flip.sum()))
+    train_y = with_label_noise(label(train_x), noise, n_classes, seed)
     for a in (train_x, val_x, train_y):
         a.setflags(write=False)
     val_y = label(val_x)
