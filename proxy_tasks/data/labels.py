@@ -5,17 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def check_noise(noise: float) -> None:
-    """Raise a clear error for a label-noise fraction outside [0, 1]."""
-    if not 0.0 <= noise <= 1.0:
-        raise ValueError(f"label noise must be a fraction in [0, 1], got {noise}")
-
-
 def with_label_noise(labels: np.ndarray, noise: float, n_classes: int, seed: int) -> np.ndarray:
     """A copy of ``labels`` in which a ``noise`` fraction, drawn from a stream fixed by
     ``seed``, the number of labels and ``noise``, is replaced by uniformly random classes (some by
     the same class). Variants of one data set that differ in ``noise`` share everything else."""
-    check_noise(noise)
+    if not 0.0 <= noise <= 1.0:
+        raise ValueError(f"label noise must be a fraction in [0, 1], got {noise}")
     rng = np.random.default_rng([seed, len(labels), int(round(noise * 1e6))])
     flip = rng.random(len(labels)) < noise
     out = np.array(labels, copy=True)

@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from proxy_tasks.data.labels import check_noise, with_label_noise
+from proxy_tasks.data.labels import with_label_noise
 
 
 def zipf_probabilities(vocab: int, exponent: float) -> np.ndarray:
@@ -44,7 +44,6 @@ def sparse_data(
 ) -> dict[str, np.ndarray]:
     """``train_tokens, val_tokens`` ``(n, length)`` int32 and ``train_y, val_y`` int32 (the
     validation labels are always clean)."""
-    check_noise(noise)
     rng = np.random.default_rng([seed, vocab, n_classes])
     p = zipf_probabilities(vocab, exponent)
     # A token's weight grows as its frequency falls (p ** -rare_weight); at 0.5 every token
