@@ -2,6 +2,7 @@
 
     python experiments/rediscover_lion.py [--seeds 5] [--minutes 30] [--workers 0]
     python experiments/rediscover_lion.py --analyze-only      # re-read finished runs
+    python experiments/rediscover_lion.py --runs RUN [RUN ...] --out DIR  # any run folders
 
 For each seed, runs ``evosearch search --config experiments/rediscover_lion.toml`` into
 ``runs/rediscover/seed<k>`` (resuming a run that was interrupted), draws its plots with
@@ -104,7 +105,14 @@ def _settings(run: Path) -> dict:
         return {}
     config = json.loads(path.read_text())
     return {"suite": config.get("search", {}).get("suite"),
+            "neutral": config.get("evolution", {}).get("neutral"),
             "mutation_weights": config.get("mutation", {}).get("weights")}
+
+
+def _run_seed_of(run: Path) -> int | None:
+    """The seed a finished run was started with (its config.json), for ``--runs``."""
+    path = run / "config.json"
+    return json.loads(path.read_text()).get("search", {}).get("seed") if path.exists() else None
 
 
 def main() -> int:
@@ -118,10 +126,19 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override passed to every search (repeatable)")
     parser.add_argument("--analyze-only", action="store_true")
+    parser.add_argument("--runs", type=Path, nargs="+", metavar="RUN",
+                        help="summarize these finished run folders instead (no search; e.g. "
+                             "seeds run in several sessions); the summary goes to --out")
     args = parser.parse_args()
 
     results = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
+    if args.runs:
+        missing = [str(run) for run in args.runs if not (run / "log.jsonl").exists()]
+        if missing:
+            parser.error(f"no log.jsonl in {', '.join(missing)}: not a search run folder")
+        for run in args.runs:
+            results.append({"seed": _run_seed_of(run), **_settings(run), **analyze(run)})
+    for seed in range(args.first_seed, args.first_seed + args.seeds) if not args.runs else ():
         out = args.out / f"seed{seed}"
         if not args.analyze_only:
             run_seed(seed, out, args.minutes, args.workers, args.config, args.set)
@@ -139,7 +156,7 @@ def main() -> int:
         at = r["lion_at"] or {}
         fb = r["final_best"] or {}
         at_minutes = f"{at['minutes']:.1f}" if at else "-"
-        print(f"{r['seed']:>4} {r['evaluations']:>7} {r['minutes']:>6.1f} "
+        print(f"{str(r['seed']):>4} {r['evaluations']:>7} {r['minutes']:>6.1f} "
               f"{'yes' if r['found_lion'] else 'no':>6} {str(at.get('evaluations', '-')):>9} "
               f"{at_minutes:>7}  "
               f"{fb.get('stage')}, {fb.get('fitness', float('nan')):.4f}, {fb.get('recognized')}")
