@@ -104,15 +104,10 @@ def _settings(run: Path) -> dict:
     if not path.exists():
         return {}
     config = json.loads(path.read_text())
-    return {"suite": config.get("search", {}).get("suite"),
+    return {"seed": config.get("search", {}).get("seed"),
+            "suite": config.get("search", {}).get("suite"),
             "neutral": config.get("evolution", {}).get("neutral"),
             "mutation_weights": config.get("mutation", {}).get("weights")}
-
-
-def _run_seed_of(run: Path) -> int | None:
-    """The seed a finished run was started with (its config.json), for ``--runs``."""
-    path = run / "config.json"
-    return json.loads(path.read_text()).get("search", {}).get("seed") if path.exists() else None
 
 
 def main() -> int:
@@ -131,19 +126,20 @@ def main() -> int:
                              "seeds run in several sessions); the summary goes to --out")
     args = parser.parse_args()
 
-    results = []
     if args.runs:
         missing = [str(run) for run in args.runs if not (run / "log.jsonl").exists()]
         if missing:
             parser.error(f"no log.jsonl in {', '.join(missing)}: not a search run folder")
-        for run in args.runs:
-            results.append({"seed": _run_seed_of(run), **_settings(run), **analyze(run)})
-    for seed in range(args.first_seed, args.first_seed + args.seeds) if not args.runs else ():
-        out = args.out / f"seed{seed}"
-        if not args.analyze_only:
-            run_seed(seed, out, args.minutes, args.workers, args.config, args.set)
-        if (out / "log.jsonl").exists():
-            results.append({"seed": seed, **_settings(out), **analyze(out)})
+        runs = args.runs
+    else:
+        runs = []
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            out = args.out / f"seed{seed}"
+            if not args.analyze_only:
+                run_seed(seed, out, args.minutes, args.workers, args.config, args.set)
+            if (out / "log.jsonl").exists():
+                runs.append(out)
+    results = [{"seed": None, **_settings(run), **analyze(run)} for run in runs]
     found = [r for r in results if r["found_lion"]]
     summary = {"config": _shown(args.config), "overrides": args.set, "seeds": len(results),
                "found_lion": len(found), "results": results}
