@@ -1,6 +1,6 @@
 """Speed and memory of exported optimizers against the hand-written ones, on ~10M parameters.
 
-Targets (issue 6): the exported Lion's jitted step takes at most 1.1x the time of
+Targets: the exported Lion's jitted step takes at most 1.1x the time of
 ``optax.lion``'s on a 10M-parameter pytree of several leaves, and its state is 1x the
 parameters (AdamW: 2x). A step is ``update`` plus ``optax.apply_updates``, jitted with the
 parameters and state donated, as a training loop would run it. Optimizers are timed in

@@ -94,7 +94,7 @@ def test_adamw_split_with_equal_betas_is_adamw():
 
 
 def test_adam_with_lions_split_momentum_is_not_lion_nor_adamw():
-    # The experiment's variant file: the intermediate between AdamW and Lion (issue 8).
+    # The experiment's variant file: the intermediate between AdamW and Lion.
     program = programs.read(ROOT / "experiments" / "variants" / "adam_split.prog")
     assert_match(recognize(program), "adamw_split",
                  {"b1": 0.9, "b2": 0.99, "b3": 0.999, "weight_decay": 0.01, "lr_scale": 1e-3})

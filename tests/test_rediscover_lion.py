@@ -1,5 +1,5 @@
 """The headline experiment's summary over finished runs (``experiments/rediscover_lion.py
---runs``): seeds run in several sessions are summarized from their own folders and configs."""
+--runs``): seeds run at different times are summarized from their own folders and configs."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ handful of documents. The label is the argmax of a fixed random linear teacher s
 document's tokens, with rare tokens weighted up (``rare_weight``), as rare words are the
 informative ones in text.
 
-Why this family exists (issue 8): the hypothesis was that a sign update with long momentum
+Why this family exists: the hypothesis was that a sign update with long momentum
 (Lion) learns rare tokens from few occurrences, since it keeps stepping a row at full size for
 as long as its momentum remembers the row's last gradient, where Adam's step fades within ~30
 steps. Measured, it overshoots instead (see :mod:`proxy_tasks.tasks.sparse`). Training labels

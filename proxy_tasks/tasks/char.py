@@ -86,7 +86,7 @@ SIZES: dict[str, dict] = {
 
 register_sizes("char", SIZES, CharTask)
 
-# The default suite's language model (issue 4): small and trained for a long horizon (400 steps
+# The default suite's language model: small and trained for a long horizon (400 steps
 # at m), where fast response to the gradient matters and long memory alone (Signum .99) loses
 # by ~0.3 nats. m is the suite's fitness, l ~10x its cost, xl ~100x; s is the screen.
 # lr_scale: AdamW's (the baseline's) best multiplier, measured, to a quarter decade.

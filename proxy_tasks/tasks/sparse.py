@@ -2,7 +2,7 @@
 embedding bag (the mean of the document's token embeddings), one ReLU hidden layer, softmax.
 Most embedding rows see a gradient in a few steps out of hundreds.
 
-The sparse-gradient regime of embedding tables, which no other family has. Measured (issue 8,
+The sparse-gradient regime of embedding tables, which no other family has. Measured (
 ``experiments/landscape/README.md``): weight decay decides it (AdamW with decay 1 is 8-30 %
 ahead of AdamW), and at a comparable decay Lion is behind AdamW, 2 % (s), 6 % (m), 6 % (l) at
 the libraries' decays: its full-size step keeps moving a rare row for hundreds of steps after

@@ -72,7 +72,7 @@ for _family, _noise in VARIANTS.items():
     register_sizes(_family, SIZES, partial(TeacherTask, _noise))
 
 
-# The default suite's teacher tasks (issue 4): a *wide, shallow* student on few noisy examples,
+# The default suite's teacher tasks: a *wide, shallow* student on few noisy examples,
 # the memorization regime in which long gradient memory plus a sign update (Lion) pays most.
 # Measured on 10 optimizers x 5 paired seeds: at 20-256-10 on 1,024 examples Lion beats AdamW by
 # 7 % of the loss (p < 1e-5); narrow two-layer students on 4,096 examples did not show it at
