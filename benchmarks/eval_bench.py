@@ -67,7 +67,7 @@ from programs import Program, is_valid, library  # noqa: E402
 from proxy_tasks import evaluate, get_suite, get_task  # noqa: E402
 from proxy_tasks.baselines import handwritten_run, specialized_run  # noqa: E402
 from proxy_tasks.encoding import encode, scalar_table  # noqa: E402
-from proxy_tasks.suite import SUITES  # noqa: E402
+from proxy_tasks.suites import suite_spec  # noqa: E402
 from proxy_tasks.training import (  # noqa: E402
     compile_count,
     compile_seconds,
@@ -245,7 +245,7 @@ def section_throughput() -> list[dict]:
     names = ["teacher/xs", "teacher/s", "char/s", "teacher/m"] if ARGS.quick else [
         "teacher/xs", "teacher/s", "char/s", "glyphs/s", "illcond/s", "teacher/m", "char/m",
         "teacher/l"]
-    policy = SUITES["default"].stages[0].lrs
+    policy = suite_spec("default").stages[0].lrs
     rows = []
     for name in names:
         task = get_task(name)
@@ -294,7 +294,7 @@ def section_suite() -> dict:
         start = time.perf_counter()
         suite.evaluate([p], 0)
         times.append(time.perf_counter() - start)
-    stage = SUITES["default"].stages[0]
+    stage = suite_spec("default").stages[0]
     out = {"stage": stage.name, "tasks": [t for t, _ in stage.tasks], "seeds": stage.seeds,
            "baseline_with_compiles_s": first, "per_program_s": times,
            "median_per_program_s": float(np.median(times))}

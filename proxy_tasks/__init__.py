@@ -4,7 +4,7 @@ A task (:mod:`proxy_tasks.task`, families in :mod:`proxy_tasks.tasks`) is a mode
 training budget and a validation loss, registered by name (``teacher/s``, ``char/m``, ...).
 :func:`evaluate` trains programs on a task at several learning rates and seeds with one
 compiled interpreter per task (:mod:`proxy_tasks.encoding`, :mod:`proxy_tasks.interpreter`,
-:mod:`proxy_tasks.training`); suites (:mod:`proxy_tasks.suite`) turn that into the search's
+:mod:`proxy_tasks.training`); suites (:mod:`proxy_tasks.suites`) turn that into the search's
 fitness; :mod:`proxy_tasks.rank` ranks known programs on a suite of tasks.
 
 Importing this package does not import jax (attributes load on first use), so that a worker
@@ -25,11 +25,11 @@ _EXPORTS = {
     "task_names": "proxy_tasks.registry",
     "Grid": "proxy_tasks.lr_policy",
     "CoarseToFine": "proxy_tasks.lr_policy",
-    "Suite": "proxy_tasks.suite",
-    "ProgramScore": "proxy_tasks.suite",
-    "WORST_FITNESS": "proxy_tasks.suite",
-    "get_suite": "proxy_tasks.suite",
-    "suite_names": "proxy_tasks.suite",
+    "Suite": "proxy_tasks.suites",
+    "Score": "proxy_tasks.suites",
+    "WORST_FITNESS": "proxy_tasks.suites",
+    "get_suite": "proxy_tasks.suites",
+    "suite_names": "proxy_tasks.suites",
     "compile_count": "proxy_tasks.training",
     "configure_single_thread": "proxy_tasks.threads",
     "enable_compile_cache": "proxy_tasks.compile_cache",

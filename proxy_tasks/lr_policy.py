@@ -100,3 +100,99 @@ def grid_for(lrs: object, n_programs: int) -> np.ndarray | LrPolicy:
         raise ValueError(f"lrs must be 1-D or (programs={n_programs}, lrs), got shape "
                          f"{arr.shape}")
     return _check_multipliers(arr, "lrs").copy()
+
+
+NAMED_POLICIES: dict[str, LrPolicy] = {
+    "grid": DEFAULT_POLICY,
+    "screen": Grid.around(1.0, 1.0),
+    "coarse-to-fine": CoarseToFine(),
+    "full": CoarseToFine(coarse=Grid.around(1.5, 0.75), fine_step=0.25, fine_points=3,
+                         coarse_seeds=1, extend=3),
+}
+"""Policies by name, for suite definitions and the command line:
+
+* ``grid``: :data:`DEFAULT_POLICY`, nine points a quarter decade apart;
+* ``screen``: three points a decade apart, all a 0.1 s screen can afford;
+* ``coarse-to-fine``: :class:`CoarseToFine`'s defaults;
+* ``full``: five coarse points over +-1.5 decades (walked further, up to 3 steps, for a program
+  whose best is on an edge), then a quarter-decade fine grid on every seed: the fitness stages
+  of the built-in suites."""
+
+_GRID_KEYS = {"decades", "step", "center"}
+_COARSE_TO_FINE_KEYS = {"coarse", "fine_step", "fine_points", "coarse_seeds", "extend"}
+
+
+def policy_from_data(value: object, where: str) -> LrPolicy:
+    """A policy from its written form (a suite's TOML, the command line):
+
+    * a name of :data:`NAMED_POLICIES` (``"full"``);
+    * a list of multipliers (``[0.3, 1.0, 3.0]``): a :class:`Grid`;
+    * a table ``{decades = 1.5, step = 0.5}``: ``Grid.around`` (``center`` optional);
+    * a table ``{coarse = {decades = 1.5, step = 0.75}, fine_step = 0.25, fine_points = 3,
+      coarse_seeds = 1, extend = 3}``: a :class:`CoarseToFine` (keys other than ``coarse``
+      optional).
+
+    ``where`` names the setting in error messages (``ValueError``)."""
+    if isinstance(value, str):
+        policy = NAMED_POLICIES.get(value)
+        if policy is None:
+            raise ValueError(f"{where}: unknown lr policy {value!r}; named policies: "
+                             f"{', '.join(NAMED_POLICIES)}, or a list of multipliers, or a "
+                             "table (see proxy_tasks/lr_policy.py)")
+        return policy
+    if isinstance(value, list | tuple):
+        if not value or not all(isinstance(x, int | float) and not isinstance(x, bool)
+                                for x in value):
+            raise ValueError(f"{where}: a list of lr multipliers must hold numbers, got {value!r}")
+        try:
+            return Grid(tuple(float(x) for x in value))
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+    if isinstance(value, dict):
+        try:
+            if "coarse" in value:
+                unknown = set(value) - _COARSE_TO_FINE_KEYS
+                if unknown:
+                    raise ValueError(f"unknown keys {sorted(unknown)} (a coarse-to-fine policy "
+                                     f"takes {sorted(_COARSE_TO_FINE_KEYS)})")
+                coarse = _grid_from_table(value["coarse"])
+                rest = {k: _number(value[k], k, int if k != "fine_step" else float)
+                        for k in value if k != "coarse"}
+                return CoarseToFine(coarse=coarse, **rest)
+            return _grid_from_table(value)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{where}: {e}") from None
+    raise ValueError(f"{where}: an lr policy is a name, a list of multipliers or a table, "
+                     f"got {type(value).__name__}")
+
+
+def _number(value: object, key: str, kind: type) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} must be a number, got {value!r}")
+    if kind is int and not isinstance(value, int):
+        raise ValueError(f"{key} must be an integer, got {value!r}")
+    return kind(value)
+
+
+def _grid_from_table(table: object) -> Grid:
+    if isinstance(table, list | tuple):
+        return Grid(tuple(float(_number(x, "multiplier", float)) for x in table))
+    if not isinstance(table, dict):
+        raise ValueError(f"a grid is a table {{decades, step}} or a list, got {table!r}")
+    unknown = set(table) - _GRID_KEYS
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)} (a grid takes {sorted(_GRID_KEYS)})")
+    return Grid.around(**{k: float(_number(v, k, float)) for k, v in table.items()})
+
+
+def policy_to_data(policy: LrPolicy) -> object:
+    """The written form of ``policy``: its name if it has one, else an explicit table or list
+    (``policy_from_data(policy_to_data(p)) == p``)."""
+    for name, named in NAMED_POLICIES.items():
+        if named == policy:
+            return name
+    if isinstance(policy, Grid):
+        return list(policy.multipliers)
+    return {"coarse": list(policy.coarse.multipliers), "fine_step": policy.fine_step,
+            "fine_points": policy.fine_points, "coarse_seeds": policy.coarse_seeds,
+            "extend": policy.extend}

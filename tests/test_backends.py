@@ -13,10 +13,10 @@ from search_state import saved
 from evosearch.backends.base import Batch, Job
 from evosearch.backends.local import ExecutorError, InProcessExecutor, LocalPool
 from evosearch.config import Config, apply_overrides
-from evosearch.numpy_suite import NumpySuite
-from evosearch.progress import ProgressLine, read_log
-from evosearch.runner import Runner
+from evosearch.run.progress import ProgressLine, read_log
+from evosearch.run.runner import Runner
 from programs import fingerprint, format, library
+from proxy_tasks.suites.numpy import NumpySuite
 
 NAMES = ["adamw", "lion", "sgd", "signum", "adam", "momentum", "rmsprop", "adagrad"]
 

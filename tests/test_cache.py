@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from evosearch.cache import FitnessCache
-from evosearch.score import Score
+from evosearch.engine.cache import FitnessCache
 from programs import fingerprint, library, parse
+from proxy_tasks.suites import Score
 
 ADAMW = library.load("adamw")
 

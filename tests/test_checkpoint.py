@@ -11,11 +11,11 @@ import time
 import pytest
 from search_state import saved as saved_state
 
-from evosearch import checkpoint
-from evosearch.checkpoint import CheckpointError
 from evosearch.config import Config, apply_overrides
-from evosearch.progress import ProgressLine, read_log
-from evosearch.runner import Runner
+from evosearch.run import checkpoint
+from evosearch.run.checkpoint import CheckpointError
+from evosearch.run.progress import ProgressLine, read_log
+from evosearch.run.runner import Runner
 
 
 def _config(*overrides: str) -> Config:

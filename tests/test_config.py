@@ -8,8 +8,8 @@ import pytest
 
 from evosearch import config as cfg
 from evosearch.config import Config, ConfigError
-from evosearch.mutation import KINDS
-from evosearch.runner import resume_config
+from evosearch.engine.mutation import KINDS
+from evosearch.run.runner import resume_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

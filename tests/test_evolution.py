@@ -12,11 +12,11 @@ from collections import Counter
 import pytest
 from search_state import deterministic
 
+from evosearch.backends.evaluate import evaluate_texts
 from evosearch.config import Config, ConfigError, apply_overrides
-from evosearch.evolution import Evolution
-from evosearch.numpy_suite import NumpySuite
-from evosearch.suites import evaluate_texts
+from evosearch.engine.evolution import Evolution
 from programs import fingerprint, library
+from proxy_tasks.suites.numpy import NumpySuite
 
 SUITE = NumpySuite()
 BASELINES = [SUITE.baseline(k).fitness for k in range(2)]
@@ -54,8 +54,7 @@ def drive(engine: Evolution, submitted: list | None = None, max_batches: int | N
             top_up()
             continue
         batch = engine.in_flight[0]
-        engine.consume(batch.id, evaluate_texts(SUITE, [(j.text, j.stage) for j in batch.jobs],
-                                                1e9))
+        engine.consume(batch.id, evaluate_texts(SUITE, [(j.text, j.stage) for j in batch.jobs]))
         consumed += 1
         top_up()
     return engine
@@ -71,7 +70,7 @@ def test_warm_start_is_scored_first_then_fills_the_population():
     adamw = fingerprint(library.load("adamw"))
     assert [(j.stage, j.fingerprint) for j in first.jobs] == [(0, adamw)]
     assert engine.next_batch() is None  # nothing to mutate until the warm start is scored
-    engine.consume(first.id, evaluate_texts(SUITE, [(first.jobs[0].text, 0)], 1e9))
+    engine.consume(first.id, evaluate_texts(SUITE, [(first.jobs[0].text, 0)]))
     # Scored on stage 0: the population is copies of it at once, children can be made while
     # it goes on to stage 1 (AdamW ties its own baseline: promoted).
     assert set(engine.population) == {engine.initial_id} and len(engine.population) == 16

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from evosearch.config import FunnelSettings
-from evosearch.funnel import Funnel, selection_key
-from evosearch.score import Score
+from evosearch.engine.funnel import Funnel, selection_key
+from proxy_tasks.suites import Score
 
 
 def test_selection_prefers_the_higher_stage_then_lower_fitness():

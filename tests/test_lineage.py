@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import networkx as nx
 
-from evosearch.lineage import Lineage, Record
+from evosearch.engine.lineage import Lineage, Record
 
 
 def _lineage() -> Lineage:

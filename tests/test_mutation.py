@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from evosearch.config import Config, MutationSettings, MutationWeights, apply_overrides
-from evosearch.mutation import EDITS, KINDS, Mutator, _Random, perturb
+from evosearch.engine.mutation import EDITS, KINDS, Mutator, _Random, perturb
 from programs import INPUTS, OPS, check, fingerprint, functional_fingerprint, library
 
 ADAMW = library.load("adamw")
@@ -138,7 +138,7 @@ def test_a_child_gives_up_when_no_new_valid_program_exists():
 
 
 def test_duplicate_copies_a_statement_and_changes_no_behaviour():
-    from evosearch.mutation import duplicate
+    from evosearch.engine.mutation import duplicate
 
     adamw = library.load("adamw")
     rng = np.random.default_rng(3)
@@ -160,7 +160,7 @@ def test_duplicate_copies_a_statement_and_changes_no_behaviour():
 
 
 def test_edge_routes_a_read_value_through_a_new_function():
-    from evosearch.mutation import edge
+    from evosearch.engine.mutation import edge
 
     sgd = library.load("sgd")  # lr = lr * 0.1; update = g * lr
     rng = np.random.default_rng(5)
@@ -175,7 +175,7 @@ def test_edge_routes_a_read_value_through_a_new_function():
 def test_duplicate_of_a_program_left_invalid_by_an_earlier_edit_does_not_apply():
     # Inside one child an edit may leave a read before any write (a later edit may repair it);
     # a search with duplicate on crashed here before.
-    from evosearch.mutation import duplicate
+    from evosearch.engine.mutation import duplicate
     from programs import Program, Statement
 
     broken = Program((Statement("u", "mul", ("g", "lr")), Statement("x", "mul", ("update", 2.0)),
@@ -200,7 +200,7 @@ def test_children_with_every_kind_on_are_valid_and_never_raise(program):
 
 
 def test_rewrite_changes_arity_and_keeps_the_arguments_that_fit():
-    from evosearch.mutation import rewrite
+    from evosearch.engine.mutation import rewrite
 
     r = _Random(MutationSettings(functions=("sign", "clip", "interp")))
     rng = np.random.default_rng(0)

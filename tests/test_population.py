@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evosearch.population import Population
+from evosearch.engine.population import Population
 
 
 def test_oldest_leaves_and_islands_split_evenly():

@@ -1,4 +1,4 @@
-"""Suites: the contract the search codes against (`proxy_tasks.suite`)."""
+"""Suites: the contract the search codes against (`proxy_tasks.suites.trained`)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import math
 import pytest
 
 from programs import ProgramError, library, parse
-from proxy_tasks import WORST_FITNESS, ProgramScore, get_suite, get_task, suite_names
-from proxy_tasks.suite import SUITES
+from proxy_tasks import WORST_FITNESS, Score, get_suite, get_task, suite_names
+from proxy_tasks.suites import builtin_specs
 
 HEAD = "def train(w, g, m, v, lr):\n"
 
 
 def test_suites_are_data_over_registered_tasks():
     assert {"default", "smoke"} <= set(suite_names())
-    for spec in SUITES.values():
+    for spec in builtin_specs().values():
         assert len(spec.stages) >= 2
         for stage in spec.stages:
             for task, weight in stage.tasks:
@@ -23,7 +23,7 @@ def test_suites_are_data_over_registered_tasks():
             assert stage.seeds
     default = get_suite("default")
     assert default.stage_names == ("s", "m", "l")
-    fitness_tasks = {t for t, _ in SUITES["default"].stages[1].tasks}
+    fitness_tasks = {t for t, _ in builtin_specs()["default"].stages[1].tasks}
     assert fitness_tasks == {"wide/m", "wide10/m", "charlm/m"}
     assert len({get_task(t).family for t in fitness_tasks}) >= 2  # not all of one family
 
@@ -32,7 +32,7 @@ def test_the_baseline_scores_one_and_others_are_relative_to_it():
     suite = get_suite("smoke")
     for stage in range(len(suite.stage_names)):
         base = suite.baseline(stage)
-        assert isinstance(base, ProgramScore) and base.fitness == 1.0 and not base.failed
+        assert isinstance(base, Score) and base.fitness == 1.0 and not base.failed
         adamw, lion, sgd = suite.evaluate(
             [library.load("adamw"), library.load("lion"), library.load("sgd")], stage)
         assert adamw.fitness == pytest.approx(1.0, abs=1e-6)  # the baseline program itself
@@ -69,6 +69,6 @@ def test_invalid_programs_and_unknown_stages_raise_value_errors():
         suite.evaluate([library.load("sgd"), invalid], 0)
     with pytest.raises(ValueError, match="stages 0..1"):
         suite.evaluate([library.load("sgd")], 2)
-    with pytest.raises(KeyError, match="unknown suite"):
+    with pytest.raises(ValueError, match="unknown suite 'nope'"):
         get_suite("nope")
     assert suite.evaluate([], 0) == []

@@ -8,7 +8,7 @@ import pytest
 
 from evosearch.backends.base import Batch, Job
 from evosearch.backends.tasks import Assembler, Task, after_failure
-from evosearch.score import Score
+from proxy_tasks.suites import WORST_FITNESS, Score
 
 
 def _jobs(n: int) -> tuple[Job, ...]:
@@ -18,21 +18,21 @@ def _jobs(n: int) -> tuple[Job, ...]:
 def test_a_task_is_retried_then_split_then_failed_with_the_reason():
     tokens = count(100)
     task = Task(1, batch_id=7, offset=0, jobs=_jobs(3))
-    again, failed = after_failure(task, 2, lambda: next(tokens), 1e9, "an actor died")
+    again, failed = after_failure(task, 2, lambda: next(tokens), "an actor died")
     assert again == [task] and not failed and task.attempts == 1
 
-    singles, failed = after_failure(task, 2, lambda: next(tokens), 1e9, "an actor died")
+    singles, failed = after_failure(task, 2, lambda: next(tokens), "an actor died")
     assert not failed
     assert [(t.offset, t.jobs, t.attempts) for t in singles] == [
         (i, (job,), 0) for i, job in enumerate(task.jobs)]
     assert [t.token for t in singles] == [100, 101, 102]
 
     lone = singles[1]
-    after_failure(lone, 2, lambda: next(tokens), 1e9, "an actor died")
-    again, failed = after_failure(lone, 2, lambda: next(tokens), 1e9, "an actor died")
+    after_failure(lone, 2, lambda: next(tokens), "an actor died")
+    again, failed = after_failure(lone, 2, lambda: next(tokens), "an actor died")
     assert not again
     ((settled, (score,)),) = failed
-    assert settled is lone and score.failed and score.fitness == 1e9
+    assert settled is lone and score.failed and score.fitness == WORST_FITNESS
     assert score.error == "an actor died 2 times evaluating this program"
 
 

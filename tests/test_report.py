@@ -6,8 +6,8 @@ import argparse
 
 from evosearch.commands import report
 from evosearch.config import Config, apply_overrides
-from evosearch.progress import ProgressLine
-from evosearch.runner import Runner
+from evosearch.run.progress import ProgressLine
+from evosearch.run.runner import Runner
 
 
 def test_report_prints_outcomes_top_programs_lineage_and_draws_pngs(tmp_path, capsys):

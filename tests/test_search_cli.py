@@ -12,7 +12,7 @@ from pathlib import Path
 
 from evosearch import config as cfg
 from evosearch.cli import build_parser
-from evosearch.progress import read_log
+from evosearch.run.progress import read_log
 
 ROOT = Path(__file__).resolve().parents[1]
 NUMPY = ["--set", "search.suite=numpy", "--set", "executor.backend=inprocess",

@@ -3,13 +3,13 @@
 import numpy as np
 
 import programs
-from evosearch.simplify import (
+from programs import parse
+from proxy_tasks.ablation import (
     empirical_simplify,
     paired_worse_p_value,
     removal_candidates,
     to_ssa,
 )
-from programs import parse
 
 
 def body(*lines: str, ret: str = "return u, m, v") -> programs.Program:

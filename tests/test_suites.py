@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from evosearch.numpy_suite import WORST_FITNESS, NumpySuite
-from evosearch.suites import describe, evaluate_texts
+from evosearch.backends.evaluate import describe, evaluate_texts
 from programs import format, library
+from proxy_tasks.suites import WORST_FITNESS, get_suite
+from proxy_tasks.suites.numpy import NumpySuite
 
 SUITE = NumpySuite()
 
@@ -14,14 +15,13 @@ SUITE = NumpySuite()
 def test_a_raising_or_unparsable_program_fails_alone():
     good = format(library.load("lion"))
     invalid = "def train(w, g, m, v, lr):\n  u = lr * 2.0\n  return u, m, v\n"  # no g, scalar
-    scores = evaluate_texts(SUITE, [(good, 0), (invalid, 0), ("def nonsense(", 1), (good, 1)],
-                            WORST_FITNESS)
+    scores = evaluate_texts(SUITE, [(good, 0), (invalid, 0), ("def nonsense(", 1), (good, 1)])
     assert [s.failed for s in scores] == [False, True, True, False]
-    assert "evaluation raised ValueError" in scores[1].error
-    assert "invalid program" in scores[1].error
+    assert "evaluation raised programs.program.ProgramError" in scores[1].error
+    assert "is invalid" in scores[1].error
     assert "unparsable program text" in scores[2].error
     assert scores[1].fitness == scores[2].fitness == WORST_FITNESS
-    alone = evaluate_texts(SUITE, [(good, 0), (good, 1)], WORST_FITNESS)
+    alone = evaluate_texts(SUITE, [(good, 0), (good, 1)])
     assert [s.fitness for s in alone] == [scores[0].fitness, scores[3].fitness]
 
 
@@ -31,12 +31,11 @@ def test_describe_reports_stages_and_the_baseline():
     adamw = SUITE.evaluate([library.load("adamw")], 0)[0]
     # Every stage but the last: the last promotes nowhere, so it needs no threshold.
     assert [s.fitness for s in info.baselines] == [adamw.fitness]
-    assert info.worst_fitness == WORST_FITNESS
 
 
 def test_imitation_suite_scores_the_target_zero_whatever_its_lr_scale():
-    from evosearch.imitation_suite import ImitationSuite
     from programs import parse
+    from proxy_tasks.suites.imitation import ImitationSuite
 
     suite = ImitationSuite("lion")
     lion = library.load("lion")
@@ -47,12 +46,10 @@ def test_imitation_suite_scores_the_target_zero_whatever_its_lr_scale():
     blowup = parse("def train(w, g, m, v, lr):\n  m = exp(m)\n  m = m + 1.0\n  update = g * m\n"
                    "  return update, m, v\n")
     (failed,) = suite.evaluate([blowup], 2)
-    assert failed.failed and failed.fitness >= 1e9
+    assert failed.failed and failed.fitness == WORST_FITNESS
 
 
 def test_imitation_suite_names_a_missing_target():
-    from evosearch.suites import load_suite
-
     with pytest.raises(ValueError, match="no_such_program"):
-        load_suite("imitate:no_such_program")
-    assert load_suite("imitate:signum").name == "imitate:signum"
+        get_suite("imitate:no_such_program")
+    assert get_suite("imitate:signum").name == "imitate:signum"

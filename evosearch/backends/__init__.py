@@ -11,9 +11,10 @@ from evosearch.backends.base import (
     SuiteInfo,
 )
 from evosearch.config import ExecutorSettings
+from proxy_tasks.suites import SuiteRef
 
 
-def make_executor(settings: ExecutorSettings, suite: str) -> Executor:
+def make_executor(settings: ExecutorSettings, suite: SuiteRef) -> Executor:
     """The executor the settings name, evaluating ``suite``."""
     if settings.backend == "inprocess":
         from evosearch.backends.local import InProcessExecutor

@@ -2,7 +2,7 @@
 
 The search submits *batches* (program texts with the stage to score them on) and takes whole
 batches back as they complete, in any order; it consumes them in submission order itself (see
-:mod:`evosearch.runner`), which keeps a run deterministic however the evaluators interleave.
+:mod:`evosearch.run.runner`), which keeps a run deterministic however the evaluators interleave.
 Program text is the wire format: workers parse it, so nothing a worker sends back is more than
 numbers and strings.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from evosearch.score import Score
+from proxy_tasks.suites import Score
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,6 @@ class SuiteInfo:
     # last stage promotes nowhere, and scoring the baseline there would put the suite's dearest
     # compilation and training before the search's first child (minutes on the default suite).
     baselines: tuple[Score, ...] = ()
-    worst_fitness: float = 1e9
 
 
 class ExecutorError(RuntimeError):

@@ -30,7 +30,7 @@ from typing import Any
 
 from evosearch.backends.base import Batch, Executor, ExecutorError, ExecutorEvent, SuiteInfo
 from evosearch.backends.tasks import Assembler, Task, after_failure
-from evosearch.score import Score
+from proxy_tasks.suites import Score, SuiteRef, reference_name
 
 SINGLE_THREAD_ENV: dict[str, str] = {
     "JAX_PLATFORMS": "cpu",
@@ -52,12 +52,11 @@ class InProcessExecutor(Executor):
     debugging and for suites too cheap to be worth a process.
     """
 
-    def __init__(self, suite: str) -> None:
-        from evosearch.suites import load_suite, worst_fitness
+    def __init__(self, suite: SuiteRef) -> None:
+        from proxy_tasks.suites import get_suite
 
         self.events = []
-        self.suite = load_suite(suite)
-        self.worst = worst_fitness(self.suite)
+        self.suite = get_suite(suite)
         self.pending: deque[Batch] = deque()
 
     @property
@@ -65,7 +64,7 @@ class InProcessExecutor(Executor):
         return 1
 
     def describe(self, baselines: bool) -> SuiteInfo:
-        from evosearch.suites import describe
+        from evosearch.backends.evaluate import describe
 
         return describe(self.suite, baselines)
 
@@ -73,7 +72,7 @@ class InProcessExecutor(Executor):
         self.pending.append(batch)
 
     def completed(self, timeout: float | None) -> list[tuple[int, list[Score]]]:
-        from evosearch.suites import evaluate_texts
+        from evosearch.backends.evaluate import evaluate_texts
 
         if not self.pending:
             if timeout:
@@ -81,7 +80,7 @@ class InProcessExecutor(Executor):
             return []
         batch = self.pending.popleft()
         jobs = [(j.text, j.stage) for j in batch.jobs]
-        return [(batch.id, evaluate_texts(self.suite, jobs, self.worst))]
+        return [(batch.id, evaluate_texts(self.suite, jobs))]
 
     def close(self) -> None:
         self.pending.clear()
@@ -90,7 +89,7 @@ class InProcessExecutor(Executor):
 # --- worker processes -------------------------------------------------------------------------
 
 
-def _worker_main(conn: Connection, suite_name: str) -> None:
+def _worker_main(conn: Connection, suite_ref: SuiteRef) -> None:
     """A worker's life: set up single-threaded numerics, load the suite, serve requests."""
     os.environ.update(SINGLE_THREAD_ENV)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -98,10 +97,10 @@ def _worker_main(conn: Connection, suite_name: str) -> None:
         from proxy_tasks.threads import configure_single_thread  # imports no jax
 
         configure_single_thread()
-        from evosearch.suites import baseline, describe, evaluate_texts, load_suite, worst_fitness
+        from evosearch.backends.evaluate import describe, evaluate_texts
+        from proxy_tasks.suites import get_suite
 
-        suite = load_suite(suite_name)
-        worst = worst_fitness(suite)
+        suite = get_suite(suite_ref)
     except BaseException:  # noqa: BLE001 - report why, then exit
         conn.send(("fatal", traceback.format_exc()))
         return
@@ -116,12 +115,12 @@ def _worker_main(conn: Connection, suite_name: str) -> None:
             return
         if kind == "eval":
             _, token, jobs = message
-            scores = evaluate_texts(suite, jobs, worst)
+            scores = evaluate_texts(suite, jobs)
             conn.send(("done", token, [s.to_json() for s in scores]))
         elif kind == "baseline":
             _, token, stage = message
             try:
-                conn.send(("baseline", token, baseline(suite, stage).to_json()))
+                conn.send(("baseline", token, suite.baseline(stage).to_json()))
             except Exception:  # noqa: BLE001
                 conn.send(("fatal", traceback.format_exc()))
         elif kind == "describe":
@@ -132,7 +131,6 @@ def _worker_main(conn: Connection, suite_name: str) -> None:
                     "name": info.name,
                     "stage_names": list(info.stage_names),
                     "baselines": [s.to_json() for s in info.baselines],
-                    "worst_fitness": info.worst_fitness,
                 }
                 conn.send(("info", token, payload))
             except Exception:  # noqa: BLE001
@@ -156,14 +154,14 @@ class LocalPool(Executor):
     """Tasks a worker holds at once: one evaluating, one waiting in its pipe, so that it never
     waits for the driver between batches."""
 
-    def __init__(self, suite: str, workers: int = 0, max_attempts: int = 2,
+    def __init__(self, suite: SuiteRef, workers: int = 0, max_attempts: int = 2,
                  start_timeout: float = 300.0) -> None:
-        self.suite_name = suite
+        self.suite_ref = suite
+        self.suite_name = reference_name(suite)
         self.n = workers or os.cpu_count() or 1
         self.max_attempts = max_attempts
         self.start_timeout = start_timeout
         self.events: list[ExecutorEvent] = []
-        self.worst = 1e9
         self._ctx = mp.get_context("spawn")
         self._next_token = 0
         self._pending: deque[Task] = deque()
@@ -181,7 +179,7 @@ class LocalPool(Executor):
     def _start(self, index: int) -> _Worker:
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(
-            target=_worker_main, args=(child, self.suite_name), daemon=True,
+            target=_worker_main, args=(child, self.suite_ref), daemon=True,
             name=f"evosearch-worker-{index}",
         )
         process.start()
@@ -202,7 +200,6 @@ class LocalPool(Executor):
         first = self._workers[0]
         self._wait_ready(first, deadline)
         d = self._request(first, ("describe", self._token(), False), "info")
-        self.worst = float(d["worst_fitness"])
         stages = tuple(d["stage_names"])
         asks = []
         for stage in range(len(stages) - 1 if baselines else 0):
@@ -213,7 +210,7 @@ class LocalPool(Executor):
             asks.append((worker, message))
         scores = tuple(Score.from_json(self._request(w, m, "baseline", send=False))
                        for w, m in asks)
-        return SuiteInfo(d["name"], stages, scores, self.worst)
+        return SuiteInfo(d["name"], stages, scores)
 
     def _request(self, worker: _Worker, message: tuple, kind: str, send: bool = True) -> Any:
         """Send ``message`` (kind, token, ...) and wait, without a time limit, for the answer
@@ -322,7 +319,7 @@ class LocalPool(Executor):
         requeue: list[Task] = []
         for task in worker.tasks:
             again, failed = after_failure(
-                task, self.max_attempts, self._token, self.worst, "a worker died"
+                task, self.max_attempts, self._token, "a worker died"
             )
             requeue += again
             for settled, scores in failed:

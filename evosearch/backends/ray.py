@@ -5,9 +5,9 @@ suite); an actor keeps them for its whole life, as a local worker process does. 
 single-threaded for XLA and BLAS (:data:`evosearch.backends.local.SINGLE_THREAD_ENV`, set by
 Ray in the actor's environment before Python starts, so before jax is imported), because on
 small problems one single-threaded evaluator per core beats one multi-threaded one. Actors
-score batches with :func:`evosearch.suites.evaluate_texts`, the same function as every other
-backend, and send back plain lists (``Score.to_json``): program text goes out, numbers and
-strings come back.
+score batches with :func:`evosearch.backends.evaluate.evaluate_texts`, the same function as
+every other backend, and send back plain lists (``Score.to_json``): program text goes out,
+numbers and strings come back.
 
 Dispatch: a batch waits in a queue until an actor that has loaded its suite holds fewer than
 ``prefetch`` (2) tasks: one running, one queued in Ray behind it, so that no actor idles while
@@ -42,21 +42,20 @@ from evosearch.backends.base import Batch, Executor, ExecutorError, ExecutorEven
 from evosearch.backends.local import SINGLE_THREAD_ENV
 from evosearch.backends.ray_cluster import connect
 from evosearch.backends.tasks import Assembler, Task, after_failure
-from evosearch.score import Score
+from proxy_tasks.suites import Score, SuiteRef, reference_name
 from proxy_tasks.threads import single_thread_env
 
 
 class Evaluator:
     """The actor: loads the suite once, then scores batches of program texts."""
 
-    def __init__(self, suite_name: str) -> None:
+    def __init__(self, suite_ref: SuiteRef) -> None:
         from proxy_tasks.threads import configure_single_thread  # imports no jax
 
         configure_single_thread()  # as a local worker does (XLA_FLAGS is also in the env)
-        from evosearch.suites import load_suite, worst_fitness
+        from proxy_tasks.suites import get_suite
 
-        self.suite = load_suite(suite_name)
-        self.worst = worst_fitness(self.suite)
+        self.suite = get_suite(suite_ref)
 
     def ready(self) -> dict[str, Any]:
         """Where this actor runs (called once, to learn that the suite is loaded)."""
@@ -67,24 +66,21 @@ class Evaluator:
         }
 
     def describe(self) -> dict[str, Any]:
-        from evosearch.suites import describe
+        from evosearch.backends.evaluate import describe
 
         info = describe(self.suite, False)
         return {
             "name": info.name,
             "stage_names": list(info.stage_names),
-            "worst_fitness": info.worst_fitness,
         }
 
     def baseline(self, stage: int) -> list[Any]:
-        from evosearch.suites import baseline
-
-        return baseline(self.suite, stage).to_json()
+        return self.suite.baseline(stage).to_json()
 
     def evaluate(self, jobs: list[tuple[str, int]]) -> list[list[Any]]:
-        from evosearch.suites import evaluate_texts
+        from evosearch.backends.evaluate import evaluate_texts
 
-        return [s.to_json() for s in evaluate_texts(self.suite, jobs, self.worst)]
+        return [s.to_json() for s in evaluate_texts(self.suite, jobs)]
 
 
 _RemoteEvaluator = ray.remote(max_restarts=0, max_task_retries=0)(Evaluator)
@@ -123,7 +119,7 @@ class RayExecutor(Executor):
 
     def __init__(
         self,
-        suite: str,
+        suite: SuiteRef,
         workers: int = 0,
         address: str = "",
         *,
@@ -132,12 +128,12 @@ class RayExecutor(Executor):
         start_timeout: float = 300.0,
         gpus: bool | None = None,
     ) -> None:
-        self.suite_name = suite
+        self.suite_ref = suite
+        self.suite_name = reference_name(suite)
         self.max_attempts = max_attempts
         self.prefetch = prefetch
         self.start_timeout = start_timeout
         self.events: list[ExecutorEvent] = []
-        self.worst = 1e9
         self.replacements = 0
         self.resubmitted = 0
         self._assembler = Assembler()
@@ -205,7 +201,7 @@ class RayExecutor(Executor):
         }
 
     def _start(self, index: int) -> _Actor:
-        handle = _RemoteEvaluator.options(**self._options).remote(self.suite_name)
+        handle = _RemoteEvaluator.options(**self._options).remote(self.suite_ref)
         actor = _Actor(index, handle, handle.ready.remote(), time.monotonic())
         self._by_ref[actor.ready_ref] = (actor, None)
         return actor
@@ -240,10 +236,9 @@ class RayExecutor(Executor):
                 raise ExecutorError(
                     f"suite {self.suite_name!r} cannot describe itself:\n{e}"
                 ) from None
-        self.worst = float(d["worst_fitness"])
         stages = tuple(d["stage_names"])
         scores = self._baselines(len(stages) - 1, deadline) if baselines else ()
-        return SuiteInfo(d["name"], stages, scores, self.worst)
+        return SuiteInfo(d["name"], stages, scores)
 
     def _baselines(self, count: int, deadline: float) -> tuple[Score, ...]:
         scores: dict[int, Score] = {}
@@ -376,7 +371,7 @@ class RayExecutor(Executor):
     def _retry(self, charged: list[Task], reason: str, uncharged: list[Task] = ()) -> int:
         requeue: list[Task] = []
         for task in charged:
-            again, failed = after_failure(task, self.max_attempts, self._token, self.worst,
+            again, failed = after_failure(task, self.max_attempts, self._token,
                                           reason)
             requeue += again
             for t, scores in failed:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from evosearch.backends.base import Batch, Job
-from evosearch.score import Score
+from proxy_tasks.suites import Score, failed_score
 
 
 @dataclass(eq=False)  # identity: a retried task is the same task, a split one is not
@@ -37,7 +37,7 @@ class Task:
 
 
 def after_failure(
-    task: Task, max_attempts: int, new_token: Callable[[], int], worst: float, reason: str
+    task: Task, max_attempts: int, new_token: Callable[[], int], reason: str
 ) -> tuple[list[Task], list[tuple[Task, list[Score]]]]:
     """A task's evaluator died while running it: charge an attempt and decide its fate.
 
@@ -55,7 +55,7 @@ def after_failure(
             for i, job in enumerate(task.jobs)
         ], []
     error = f"{reason} {task.attempts} times evaluating this program"
-    return [], [(task, [Score(worst, failed=True, error=error)])]
+    return [], [(task, [failed_score(error)])]
 
 
 class Assembler:

@@ -30,9 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evosearch import bench
     from evosearch.backends import ExecutorError
     from evosearch.config import Config, apply_overrides
+    from evosearch.run import throughput as bench
 
     results: dict = {"machine": {"python": platform.python_version(), "cpus": _cpus(),
                                  "platform": platform.platform()}}

@@ -55,17 +55,9 @@ def _policy(text: str):
 
 
 def _suite_stage(suite: str, stage: str):
-    from proxy_tasks.suite import SUITES, suite_names
+    from proxy_tasks.suites import suite_spec
 
-    spec = SUITES.get(suite)
-    if spec is None:
-        raise KeyError(f"unknown suite {suite!r}; known: {', '.join(suite_names())}")
-    names = [s.name for s in spec.stages]
-    if stage in names:
-        return spec.stages[names.index(stage)]
-    if stage.isdigit() and int(stage) < len(names):
-        return spec.stages[int(stage)]
-    raise KeyError(f"suite {suite!r} has no stage {stage!r}; stages: {', '.join(names)}")
+    return suite_spec(suite).stage(stage)
 
 
 def run(args: argparse.Namespace) -> int:

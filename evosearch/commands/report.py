@@ -22,11 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evosearch import checkpoint
     from evosearch import config as config_module
-    from evosearch.checkpoint import CheckpointError
-    from evosearch.evolution import Evolution
-    from evosearch.progress import read_log
+    from evosearch.engine.evolution import Evolution
+    from evosearch.run import checkpoint
+    from evosearch.run.checkpoint import CheckpointError
+    from evosearch.run.progress import read_log
 
     run_dir = Path(args.run_dir)
     path = run_dir / "checkpoint.json"
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         [], [])
     print(report_text(engine, events, args.top, lineage=not args.no_lineage))
     if not args.no_plots:
-        from evosearch.plots import plot_all
+        from evosearch.run.plots import plot_all
 
         paths = plot_all(records, events, engine.stage_names, Path(args.plots or run_dir))
         for p in paths:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report_text(engine, events, top: int, lineage: bool = True) -> str:
-    from evosearch.describe import recognize, simplify
+    from evosearch.run.describe import recognize, simplify
 
     c = engine.counters
     lines = []

@@ -41,9 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from evosearch import config as config_module
     from evosearch.backends import ExecutorError
-    from evosearch.checkpoint import CheckpointError
-    from evosearch.progress import ProgressLine
-    from evosearch.runner import Runner
+    from evosearch.run.checkpoint import CheckpointError
+    from evosearch.run.progress import ProgressLine
+    from evosearch.run.runner import Runner
     from programs import ProgramError
 
     if args.list_settings:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
             requested = None
             if args.config or overrides:
                 # Settings requested now, on top of the checkpoint's (checked by the runner).
-                from evosearch import checkpoint
+                from evosearch.run import checkpoint
 
                 data = checkpoint.load(out / "checkpoint.json")
                 saved = config_module.from_dict(data.get("config", {}), "checkpoint config")
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _summary(outcome) -> None:
-    from evosearch.describe import recognize, simplify
+    from evosearch.run.describe import recognize, simplify
 
     engine = outcome.engine
     best = engine.best()

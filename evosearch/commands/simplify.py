@@ -36,22 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _stage(suite_name: str, stage: str):
-    from proxy_tasks.suite import SUITES, suite_names
+    from proxy_tasks.suites import SuiteError, suite_spec
 
-    spec = SUITES.get(suite_name)
-    if spec is None:
-        raise SystemExit(f"error: unknown suite {suite_name!r}; known: {', '.join(suite_names())}")
-    names = [s.name for s in spec.stages]
-    if stage.isdigit() and int(stage) < len(names):
-        return spec.stages[int(stage)]
-    if stage not in names:
-        raise SystemExit(f"error: suite {suite_name!r} has no stage {stage!r}; "
-                         f"stages: {', '.join(names)}")
-    return spec.stages[names.index(stage)]
+    try:
+        return suite_spec(suite_name).stage(stage)
+    except (SuiteError, KeyError) as e:
+        raise SystemExit(f"error: {e.args[0]}") from None
 
 
 def make_scorer(tasks: list[tuple[str, float]], seeds: tuple[int, ...], lrs):
-    """A :data:`evosearch.simplify.Scorer` over real training runs: per seed, the weighted mean
+    """A :data:`proxy_tasks.ablation.Scorer` over real training runs: per seed, the weighted mean
     over tasks of the best-lr loss relative to the first scored program's mean loss."""
     import numpy as np
 
@@ -75,8 +69,8 @@ def make_scorer(tasks: list[tuple[str, float]], seeds: tuple[int, ...], lrs):
 
 def run(args: argparse.Namespace) -> int:
     from evosearch.commands.inspect import load
-    from evosearch.simplify import empirical_simplify
     from programs import ProgramError, format
+    from proxy_tasks.ablation import empirical_simplify
 
     try:
         program, label = load(args.file)

@@ -26,7 +26,7 @@ import numpy as np
 from proxy_tasks.models import cross_entropy, mlp_apply, mlp_init
 from proxy_tasks.rank import load_programs, rank
 from proxy_tasks.registry import register
-from proxy_tasks.suite import SUITES
+from proxy_tasks.suites import suite_spec
 from proxy_tasks.task import Budget
 from proxy_tasks.tasks.sparse import SparseTask
 from proxy_tasks.tasks.teacher import WIDE_SIZES, WIDE_VARIANTS, TeacherTask
@@ -186,7 +186,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     register_variants()
-    stage = next(s for s in SUITES["default"].stages if s.name == "m")
+    stage = suite_spec("default").stage("m")
     result = rank(load_programs(args.programs.split(",")), args.tasks.split(","),
                   seeds=args.seeds, tune_seeds=2, lrs=stage.lrs)
     data = result.to_json()

@@ -25,7 +25,7 @@ from scipy import stats
 import programs
 from proxy_tasks import configure_single_thread
 from proxy_tasks.rank import load_programs, rank
-from proxy_tasks.suite import SUITES, get_suite
+from proxy_tasks.suites import get_suite, suite_spec
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -44,7 +44,7 @@ LARGE = ["lion", "adamw", "signum", str(VARIANTS / "signum_0.99.prog"),
 
 
 def _rank_stage(stage_name: str, specs: list[str], seeds: int, first_seed: int = 0):
-    stage = next(s for s in SUITES["default"].stages if s.name == stage_name)
+    stage = suite_spec("default").stage(stage_name)
     return rank(load_programs(specs), [t for t, _ in stage.tasks], seeds=seeds, tune_seeds=2,
                 lrs=stage.lrs, weights=[w for _, w in stage.tasks], first_seed=first_seed,
                 progress=lambda line: print("  " + line, flush=True))

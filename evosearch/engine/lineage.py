@@ -16,7 +16,7 @@ from typing import Any
 
 import networkx as nx
 
-from evosearch.funnel import Key, selection_key
+from evosearch.engine.funnel import Key, selection_key
 
 
 @dataclass(frozen=True)

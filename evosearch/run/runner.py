@@ -30,13 +30,13 @@ from typing import Any
 
 import networkx as nx
 
-from evosearch import checkpoint
 from evosearch import config as config_module
 from evosearch.backends import Executor, ExecutorError, SuiteInfo, make_executor
-from evosearch.checkpoint import CheckpointError
 from evosearch.config import Config
-from evosearch.evolution import Evolution
-from evosearch.progress import JsonLog, ProgressLine, batch_record, truncate_log
+from evosearch.engine.evolution import Evolution
+from evosearch.run import checkpoint
+from evosearch.run.checkpoint import CheckpointError
+from evosearch.run.progress import JsonLog, ProgressLine, batch_record, truncate_log
 from programs import Program, library
 
 CHECKPOINT = "checkpoint.json"
@@ -311,7 +311,7 @@ class Runner:
         now = time.monotonic()
         if now - self.last_recognition < RECOGNITION_INTERVAL:
             return
-        from evosearch.describe import recognize
+        from evosearch.run.describe import recognize
 
         self.last_recognition = now
         self.labelled = engine.best_id

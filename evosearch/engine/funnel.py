@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from evosearch.config import FunnelSettings
-from evosearch.score import Score
+from proxy_tasks.suites import Score
 
 Key = tuple[int, float]
 

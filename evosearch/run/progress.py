@@ -19,7 +19,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, TextIO
 
-from evosearch.evolution import Evolution
+from evosearch.engine.evolution import Evolution
 
 
 def batch_record(engine: Evolution, evaluated: int, driver_seconds: float) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def truncate_log(path: Path, batches: int) -> int:
     resumed search will do those batches again, identically. Returns how many were dropped."""
     if not path.exists():
         return 0
-    from evosearch.checkpoint import write_atomic
+    from evosearch.run.checkpoint import write_atomic
 
     kept, dropped = [], 0
     for line in path.read_text(encoding="utf-8").splitlines():

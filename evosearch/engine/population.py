@@ -1,10 +1,10 @@
 """The population of regularized evolution: islands of members, oldest first.
 
-A member is the id of a :class:`evosearch.lineage.Record`; several members may be copies of one
-record (the warm start fills the population with copies). A child joins its parent's island and
-the oldest member of that island leaves (Real et al. 2019: age, not fitness, decides who dies,
-which keeps the population moving). With several islands, migration copies each island's best
-into the next island, in a ring.
+A member is the id of a :class:`evosearch.engine.lineage.Record`; several members may be copies
+of one record (the warm start fills the population with copies). A child joins its parent's
+island and the oldest member of that island leaves (Real et al. 2019: age, not fitness, decides
+who dies, which keeps the population moving). With several islands, migration copies each
+island's best into the next island, in a ring.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from evosearch.funnel import Key
+from evosearch.engine.funnel import Key
 
 
 class Population:

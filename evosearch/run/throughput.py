@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from evosearch.config import Config, apply_overrides
-from evosearch.mutation import Mutator
+from evosearch.engine.mutation import Mutator
 from programs import check, fingerprint, format, library, parse, redundancy
 
 
@@ -71,8 +71,8 @@ def child_costs(children: int = 2000, seed: int = 0) -> dict[str, float]:
 def search_run(config: Config, out: Path, executor=None) -> dict[str, Any]:
     """A real search; the driver's busy time (everything but waiting for evaluators) against
     the wall time."""
-    from evosearch.progress import ProgressLine
-    from evosearch.runner import Runner
+    from evosearch.run.progress import ProgressLine
+    from evosearch.run.runner import Runner
 
     runner = Runner(config, out, progress=ProgressLine(enabled=False), executor=executor)
     start = time.perf_counter()
@@ -96,9 +96,9 @@ def search_run(config: Config, out: Path, executor=None) -> dict[str, Any]:
 
 def functional_cache(evaluations: int = 400, seed: int = 0) -> list[dict[str, Any]]:
     """The same search (numpy suite, in process) with and without the functional key."""
-    from evosearch.evolution import Evolution
-    from evosearch.numpy_suite import NumpySuite
-    from evosearch.suites import evaluate_texts
+    from evosearch.backends.evaluate import evaluate_texts
+    from evosearch.engine.evolution import Evolution
+    from proxy_tasks.suites.numpy import NumpySuite
 
     suite = NumpySuite()
     baselines = [suite.baseline(k).fitness for k in range(len(suite.stage_names))]
@@ -117,7 +117,7 @@ def functional_cache(evaluations: int = 400, seed: int = 0) -> list[dict[str, An
             driver += time.perf_counter() - t
             if batch is None:
                 continue
-            scores = evaluate_texts(suite, [(j.text, j.stage) for j in batch.jobs], 1e9)
+            scores = evaluate_texts(suite, [(j.text, j.stage) for j in batch.jobs])
             t = time.perf_counter()
             engine.consume(batch.id, scores)
             driver += time.perf_counter() - t

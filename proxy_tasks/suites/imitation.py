@@ -17,7 +17,7 @@ search never uses it: its fitness looks at the target's behaviour, which a searc
 optimizers must not.
 
 Runs on numpy with the reference step (milliseconds per program, no compilation), like the
-``numpy`` suite, and has the same interface as ``proxy_tasks.Suite``.
+``numpy`` suite.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evosearch.numpy_suite import WORST_FITNESS, NumpyScore, adamw_baseline, check_request
 from programs import Program, ProgramError, library
 from programs.reference import NumpyBackend, run_flat
+from proxy_tasks.suites.base import WORST_FITNESS, Score, SuiteError, check_request
+from proxy_tasks.suites.numpy import adamw_baseline
 
 PREFIX = "imitate:"
 
@@ -52,7 +53,7 @@ def load_target(spec: str) -> Program:
     try:
         return library.resolve(spec)
     except (LookupError, ProgramError) as e:
-        raise ValueError(f"imitation target: {e.args[0] if e.args else e}") from e
+        raise SuiteError(f"imitation target: {e.args[0] if e.args else e}") from None
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,11 @@ class ImitationSuite:
         for stream in self.streams:
             updates = _updates(self.target, stream)
             if updates is None:
-                raise ValueError(f"imitation target {target!r} is not finite on the streams")
+                raise SuiteError(f"imitation target {target!r} is not finite on the streams")
             self.target_updates.append(updates)
 
-    def evaluate(self, programs: Sequence[Program], stage: int) -> list[NumpyScore]:
-        check_request(programs, stage, len(self.stage_names))
+    def evaluate(self, programs: Sequence[Program], stage: int) -> list[Score]:
+        stage = check_request(programs, stage, self.stage_names, self.name)
         name = self.stage_names[stage]
         out = []
         for program in programs:
@@ -140,11 +141,11 @@ class ImitationSuite:
             updates = _updates(program, self.streams[stage])
             seconds = time.perf_counter() - start
             if updates is None:
-                out.append(NumpyScore(WORST_FITNESS, failed=True, seconds=seconds))
+                out.append(Score(WORST_FITNESS, failed=True, seconds=seconds))
                 continue
             d = _distance(updates, self.target_updates[stage])
-            out.append(NumpyScore(d, {name: d}, {name: 1.0}, False, seconds))
+            out.append(Score(d, seconds=seconds, per_task={name: d}))
         return out
 
-    def baseline(self, stage: int) -> NumpyScore:
+    def baseline(self, stage: int) -> Score:
         return adamw_baseline(self, stage)

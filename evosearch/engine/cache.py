@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from evosearch.score import Score
 from programs import Program, functional_fingerprint
+from proxy_tasks.suites import Score
 
 
 @dataclass

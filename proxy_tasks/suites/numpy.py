@@ -4,40 +4,25 @@ The search's own machinery (determinism, resume, dead workers, overhead) is test
 benchmarked on this suite, because a jax suite costs seconds of compilation per process. It
 trains with the reference step (:func:`programs.reference.run_flat`) on two small problems,
 one per funnel stage: noisy linear least squares, then logistic regression, each with
-mini-batch gradients from a fixed seed and a small learning-rate grid. It has the interface of
-``proxy_tasks.Suite`` (``name``, ``stage_names``, ``evaluate``, ``baseline``); it is not a proxy
-for anything: the proxy tasks are in ``proxy_tasks``.
+mini-batch gradients from a fixed seed and a small learning-rate grid. It is a
+:class:`~proxy_tasks.suites.base.Suite` like any other; it is not a proxy for anything.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 import numpy as np
 
-from programs import Program, check, library
+from programs import Program, library
 from programs.reference import NumpyBackend, run_flat
-
-WORST_FITNESS = 1e9
-"""The fitness of a program that diverged at every learning rate."""
+from proxy_tasks.suites.base import WORST_FITNESS, Score, Suite, check_request
 
 LEARNING_RATES = (1.0, 10.0, 100.0, 1000.0)
 """Multipliers of the lr input; library programs carry their own scale (AdamW: lr * 1e-3)."""
-
-
-@dataclass(frozen=True)
-class NumpyScore:
-    """Same fields as ``proxy_tasks.ProgramScore``."""
-
-    fitness: float
-    per_task: dict[str, float] = field(default_factory=dict)
-    best_lr: dict[str, float] = field(default_factory=dict)
-    failed: bool = False
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -107,8 +92,8 @@ class NumpySuite:
             loss, _ = problem.loss_and_grad(w, problem.x_val, problem.y_val)
         return loss
 
-    def evaluate(self, programs: Sequence[Program], stage: int) -> list[NumpyScore]:
-        check_request(programs, stage, len(self.stage_names))
+    def evaluate(self, programs: Sequence[Program], stage: int) -> list[Score]:
+        stage = check_request(programs, stage, self.stage_names, self.name)
         out = []
         for program in programs:
             start = time.perf_counter()
@@ -118,28 +103,18 @@ class NumpySuite:
                       if np.isfinite(loss)]
             seconds = time.perf_counter() - start
             if not finite:
-                out.append(NumpyScore(WORST_FITNESS, failed=True, seconds=seconds))
+                out.append(Score(WORST_FITNESS, failed=True, seconds=seconds))
                 continue
             loss, lr = min(finite)
-            out.append(NumpyScore(min(loss, WORST_FITNESS), {problem.name: loss},
-                                  {problem.name: lr}, False, seconds))
+            out.append(Score(min(loss, WORST_FITNESS), seconds=seconds,
+                             per_task={problem.name: loss}, best_lr={problem.name: lr}))
         return out
 
-    def baseline(self, stage: int) -> NumpyScore:
+    def baseline(self, stage: int) -> Score:
         return adamw_baseline(self, stage)
 
 
-def check_request(programs: Sequence[Program], stage: int, stages: int) -> None:
-    """What a numpy suite refuses before scoring: an unknown stage, an invalid program."""
-    if not 0 <= stage < stages:
-        raise ValueError(f"unknown stage {stage}; this suite has {stages}")
-    for program in programs:
-        problems = check(program)
-        if problems:
-            raise ValueError("invalid program: " + "; ".join(map(str, problems)))
-
-
 @cache
-def adamw_baseline(suite: Any, stage: int) -> NumpyScore:
+def adamw_baseline(suite: Suite, stage: int) -> Score:
     """The library AdamW's score on ``suite``'s stage, once per suite object."""
     return suite.evaluate([library.load("adamw")], stage)[0]

@@ -4,8 +4,9 @@
 batches of jobs (:meth:`Evolution.next_batch`) and takes their scores back
 (:meth:`Evolution.consume`), strictly in the order the batches were made. Everything random draws
 from one ``numpy.random.Generator``, so the same seed and the same order of calls give the same
-trajectory; :mod:`evosearch.runner` guarantees the order and :mod:`evosearch.checkpoint` saves the
-state between any two calls, so a resumed search continues exactly.
+trajectory; :mod:`evosearch.run.runner` guarantees the order and
+:mod:`evosearch.run.checkpoint` saves the state between any two calls, so a resumed search
+continues exactly.
 
 The life of a child: a tournament picks a parent in an island (islands take turns); the mutator
 makes a valid child that differs from it; the cache or a job in flight supplies its stage-0
@@ -25,15 +26,15 @@ from typing import Any
 import numpy as np
 
 from evosearch.backends.base import Batch, Job
-from evosearch.cache import FitnessCache
 from evosearch.config import Config
-from evosearch.funnel import Funnel, Key
-from evosearch.lineage import Lineage, Record
-from evosearch.mutation import KINDS, Mutator
-from evosearch.population import Population
-from evosearch.score import Score
+from evosearch.engine.cache import FitnessCache
+from evosearch.engine.funnel import Funnel, Key
+from evosearch.engine.lineage import Lineage, Record
+from evosearch.engine.mutation import KINDS, Mutator
+from evosearch.engine.population import Population
 from programs import Program, fingerprint, parse, redundancy
 from programs import format as format_program
+from proxy_tasks.suites import Score
 
 MAX_BARREN_CHILDREN = 20_000
 """Stop the search when this many children in a row needed no evaluation: every program the
@@ -499,7 +500,7 @@ class Evolution:
     @classmethod
     def from_json(cls, config: Config, data: dict[str, Any]) -> Evolution:
         """Rebuild a search saved by :meth:`to_json` (raises KeyError/ValueError/TypeError on
-        malformed data; :mod:`evosearch.checkpoint` turns those into a clear error)."""
+        malformed data; :mod:`evosearch.run.checkpoint` turns those into a clear error)."""
         self = cls.__new__(cls)
         self.config = config
         self.stage_names = tuple(data["stage_names"])
