@@ -150,3 +150,22 @@ def coverage_programs() -> dict[str, Program]:
             ]
             programs[f"{name}/{variant}"] = Program(tuple(statements))
     return programs
+
+
+def load_generated(text: str, name: str = "evosearch_export_check") -> Any:
+    """Import generated module ``text`` from a temporary file and return the module: how an
+    export is checked before it is written. The text is this package's own output, never
+    user input."""
+    import importlib.util
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"{name}.py"
+        path.write_text(text, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import the generated module {name}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module

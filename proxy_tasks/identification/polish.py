@@ -1,0 +1,159 @@
+"""Fitting a found program's constants to the target, then writing them as people would.
+
+Evolution finds structure well and constants poorly: a constant mutation multiplies by
+``2**N(0, 1)``, so a search that has found Lion's dataflow with ``b1 = 0.87`` may never reach
+0.9 exactly, and on the way other structures with slightly better constants overtake it. This
+module does what symbolic regression tools do to a candidate expression: optimise its numeric
+constants directly against the data, here the target's updates on the suite's streams.
+
+The distance of a sign-based program is a step function of its constants at fine scales (a
+sign flips or not), so gradients are useless, and constants are coupled (Lion's best ``b1``
+depends on its ``b2``), so one constant at a time stalls in valleys. :func:`polish` runs a
+Nelder-Mead simplex over all constants at once, then a pattern search over each constant for
+the last digits, both in a transformed space where steps are relative: ``log(1 - b)`` for an
+``interp`` weight in ``(0, 1)`` (0.99 and 0.999 are one step apart), ``log|x|`` otherwise. The
+overall scale is not searched (it is fitted in closed form and then baked into the program as
+one multiplication of the update). Finally :func:`round_constants` writes each constant with as
+few significant digits as keep the distance where it was, so that ``0.899999987`` reads
+``0.9`` when 0.9 is as good.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.optimize import minimize
+
+from programs import Program, Statement, simplify
+
+Objective = Callable[[Program], tuple[float, float]]
+"""``program -> (distance, fitted scale)``."""
+
+STEPS = tuple(10.0 ** -k for k in range(1, 9))
+"""Pattern-search step sizes in the transformed space, after the simplex."""
+
+
+def constant_slots(program: Program) -> list[tuple[int, int]]:
+    """``(statement, argument)`` positions of every float constant."""
+    return [(i, j) for i, s in enumerate(program.statements)
+            for j, a in enumerate(s.args) if a.__class__ is float]
+
+
+def with_constants(program: Program, slots: Sequence[tuple[int, int]],
+                   values: Sequence[float]) -> Program:
+    statements = list(program.statements)
+    for (i, j), value in zip(slots, values, strict=True):
+        s = statements[i]
+        args = list(s.args)
+        args[j] = float(value)
+        statements[i] = Statement(s.target, s.op, tuple(args))
+    return Program(tuple(statements), program.outputs)
+
+
+def _to_space(x: float, interp_weight: bool) -> tuple[str, float]:
+    if interp_weight and 0.0 < x < 1.0:
+        return "unit", math.log(1.0 - x)
+    return "log", math.log(abs(x)) if x != 0.0 else -30.0
+
+
+def _from_space(kind: str, sign: float, y: float) -> float:
+    if kind == "unit":
+        return 1.0 - math.exp(min(y, 0.0))
+    return sign * math.exp(max(min(y, 300.0), -300.0))
+
+
+def polish(program: Program, objective: Objective, *, budget: int = 600,
+           good_enough: float = 1e-14) -> tuple[Program, float]:
+    """Fit the program's constants (see the module docstring); at most about ``budget``
+    objective calls. Returns the best program found and its distance."""
+    slots = constant_slots(program)
+    values = [float(program.statements[i].args[j]) for i, j in slots]
+    if not slots:
+        return program, objective(program)[0]
+    kinds = [_to_space(x, program.statements[i].op == "interp" and j == 2)[0]
+             for x, (i, j) in zip(values, slots, strict=True)]
+    signs = [math.copysign(1.0, x) if x != 0.0 else 1.0 for x in values]
+    calls = 0
+
+    def decode(y: Sequence[float]) -> list[float]:
+        return [_from_space(k, s, float(yi)) for k, s, yi in zip(kinds, signs, y, strict=True)]
+
+    def distance(y: Sequence[float]) -> float:
+        nonlocal calls
+        calls += 1
+        return objective(with_constants(program, slots, decode(y)))[0]
+
+    start = np.array([_to_space(x, k == "unit")[1] for x, k in zip(values, kinds, strict=True)])
+    best_y, best = start, distance(start)
+    if best > good_enough:
+        simplex = np.vstack([start] + [start + 0.5 * row for row in np.eye(len(start))])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = minimize(distance, start, method="Nelder-Mead", options={
+                "initial_simplex": simplex, "maxfev": max(1, budget * 2 // 3),
+                "xatol": 1e-8, "fatol": good_enough})
+        if result.fun < best:
+            best_y, best = np.asarray(result.x, float), float(result.fun)
+    for step in STEPS:
+        improved = True
+        while improved and calls < budget and best > good_enough:
+            improved = False
+            for k in range(len(slots)):
+                for direction in (1.0, -1.0):
+                    trial = best_y.copy()
+                    trial[k] += direction * step
+                    d = distance(trial)
+                    if d < best:
+                        best_y, best, improved = trial, d, True
+                        break
+    return with_constants(program, slots, decode(best_y)), best
+
+
+def bake_scale(program: Program, scale: float) -> Program:
+    """The program with its update multiplied by ``scale`` (then simplified, which folds the
+    factor into the program's own lr constant where there is one)."""
+    if scale == 1.0:
+        return program
+    update = program.outputs[0]
+    taken = {s.target for s in program.statements} | set(program.outputs)
+    name, k = "update_scaled", 2
+    while name in taken:
+        name, k = f"update_scaled_{k}", k + 1
+    scaled = Program(program.statements + (Statement(name, "mul", (update, float(scale))),),
+                     (name, *program.outputs[1:]))
+    try:
+        return simplify(scaled)
+    except Exception:  # noqa: BLE001 - simplification is a nicety; the scaled program is right
+        return scaled
+
+
+def round_constants(program: Program, objective: Objective, tolerance: float) -> Program:
+    """Each constant with the fewest significant digits (1 to 8) that keep the objective's
+    distance within ``tolerance`` of the program's own: all constants at once first, then each
+    alone."""
+    slots = constant_slots(program)
+    values = [float(program.statements[i].args[j]) for i, j in slots]
+    reference, _ = objective(program)
+    for digits in range(1, 9):  # all together first: coupled constants round together
+        trial = [float(f"{value:.{digits - 1}e}") for value in values]
+        if trial == values:
+            break
+        distance, _ = objective(with_constants(program, slots, trial))
+        if distance <= reference + tolerance:
+            values = trial
+            break
+    for k, value in enumerate(values):
+        for digits in range(1, 9):
+            rounded = float(f"{value:.{digits - 1}e}")
+            if rounded == value:
+                break
+            trial = list(values)
+            trial[k] = rounded
+            distance, _ = objective(with_constants(program, slots, trial))
+            if distance <= reference + tolerance:
+                values = trial
+                break
+    return with_constants(program, slots, values)
