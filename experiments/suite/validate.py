@@ -41,7 +41,7 @@ COMPARISON = [
     str(VARIANTS / "lion_b1_eq_b2.prog"), "momentum", "nesterov", "rmsprop", "adagrad",
     "adabelief", "signsgd", "sgd", "powersign", "addsign",
 ]
-"""Every library program, plus Signum .99 and Lion with b1 = b2 (the issue's list and more)."""
+"""Every library program, plus Signum .99 and Lion with b1 = b2."""
 
 LARGE = ["lion", "adamw", "signum", str(VARIANTS / "signum_0.99.prog"),
          str(VARIANTS / "lion_b1_eq_b2.prog"), "rmsprop", "adagrad", "momentum"]
