@@ -36,7 +36,7 @@ def test_runs_summarizes_finished_folders_with_their_own_seed_and_settings(tmp_p
     assert summary["found_lion"] == int(result["found_lion"])
     provenance = json.loads((out / "MANIFEST.json").read_text())["summary.json"]
     assert "rediscover_lion.py --runs" in provenance["command"]
-    assert len(provenance["commit"]) == 40 and provenance["machine"] and provenance["date"]
+    assert provenance["commit"] and provenance["machine"] and provenance["date"]
 
     missing = _run(str(SCRIPT), "--runs", str(tmp_path / "nothing"), "--out", str(out))
     assert missing.returncode == 2 and "not a search run folder" in missing.stderr
