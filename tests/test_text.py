@@ -20,7 +20,7 @@ def train(w, g, m, v, lr):
 """
 
 
-def test_parse_reads_the_issue_example() -> None:
+def test_parse_reads_the_adamw_example() -> None:
     p = parse(ADAMW_TEXT)
     assert len(p) == 9
     assert p.statements[1] == Statement("m", "interp", ("g", "m", 0.9))

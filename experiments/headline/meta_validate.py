@@ -1,8 +1,8 @@
 """Meta-validation: a discovered program, exported to optax, against optax's AdamW and Lion on
-tasks larger than any the search saw (issue 8).
+tasks larger than any the search saw.
 
-    python experiments/meta_validate.py PROGRAM [--tasks wide/xl,wide10/xl,charlm/xl]
-                                        [--seeds 5] [--json PATH]
+    python experiments/headline/meta_validate.py PROGRAM [--tasks wide/xl,wide10/xl,charlm/xl]
+                                                 [--seeds 5] [--json PATH]
 
 PROGRAM is a program file or a library name. Every optimizer is an ordinary optax
 ``GradientTransformation`` (the program through ``programs.export.to_optax``) trained by the same
@@ -23,6 +23,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: the manifest helper
+import manifest  # noqa: E402
 
 TUNE_SEEDS = (1000, 1001)
 
@@ -142,6 +145,7 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+        manifest.record(args.json)
     return 0
 
 
