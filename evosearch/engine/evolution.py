@@ -387,8 +387,8 @@ class Evolution:
         start (``"initial"``). The cache, the lineage and children in flight are kept.
 
         Restarting one island from the warm start lets it look for another basin while the
-        other islands keep their lineages; on ``imitate:lion`` that reached Lion no more often
-        than the default (experiments/reachability, round 3)."""
+        other islands keep their lineages; on a suite whose optimum is Lion that reached Lion no
+        more often than the default (experiments/reachability)."""
         if source not in ("best", "initial"):
             raise ValueError(f"restart source must be 'best' or 'initial', got {source!r}")
         if scope not in ("all", "worst"):
