@@ -68,26 +68,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 @dataclass
 class Watcher:
     """Finishes new best programs during a search and stops it at an exact recovery (a
-    :data:`evosearch.run.runner.Watch`)."""
+    :data:`evosearch.run.runner.Watch`). A finished program that is not exact goes back into
+    the population (:meth:`evosearch.engine.evolution.Evolution.inject`): its constants are
+    fitted, which the mutations rarely manage. What it finished is kept in the search state, so
+    a resumed search does what an uninterrupted one would."""
 
     suite: Any
     recoveries: dict[str, Any] = field(default_factory=dict)  # fingerprint -> Recovery
     finish_seconds: float = 0.0
-    last_finish: int = -FINISH_EVERY
     exact: Any = None
+    exact_source: int | None = None
 
     def __call__(self, engine: Any) -> str | None:
         best = engine.best()
-        if best is None or best.fingerprint in self.recoveries:
+        if best is None or best.fingerprint in engine.injected or best.fitness > FINISH_BELOW:
             return None
-        if best.fitness > FINISH_BELOW:
+        last = max(engine.injected.values(), default=-FINISH_EVERY)
+        if engine.counters.evaluations - last < FINISH_EVERY:
             return None
-        if engine.counters.evaluations - self.last_finish < FINISH_EVERY:
-            return None
-        self.last_finish = engine.counters.evaluations
         recovery = self.finish(best.fingerprint, engine.program(best.id))
+        engine.inject(recovery.program, best.id, "fit constants to the target")
         if recovery.exact:
-            self.exact = recovery
+            self.exact, self.exact_source = recovery, best.id
             return "identified"
         return None
 
@@ -172,7 +174,7 @@ def _identify_one(args: argparse.Namespace, suite: Any, suite_ref: str, seed: in
     engine = outcome.engine
     recovery, raw = watcher.exact, None
     if recovery is not None:
-        raw = next(engine.program(rid) for rid in [engine.best_id])
+        raw = engine.program(watcher.exact_source)
     else:
         for rid in engine.hall_of_fame[:FINAL_CANDIDATES]:
             watcher.finish(engine.lineage[rid].fingerprint, engine.program(rid))

@@ -157,6 +157,7 @@ class Evolution:
         self.phase = "search"  # search -> meta (meta-validation) -> done
         self.meta: list[int] = []  # record ids being (or that were) meta-validated
         self.events: list[dict[str, Any]] = []  # restarts, migrations: for the log
+        self.injected: dict[str, int] = {}  # parent fingerprint -> evaluations at injection
         self._programs: dict[int, Program] = {}
         self._route(Candidate(self._new_id(), None, 0, warm_start, fingerprint(warm_start)))
 
@@ -280,6 +281,23 @@ class Evolution:
         evaluations = c.evaluations
         self._route(candidate)
         c.barren = c.barren + 1 if c.evaluations == evaluations else 0
+
+    def inject(self, program: Program, parent: int, edit: str) -> bool:
+        """A program made outside the mutations joins as a child of record ``parent``: scored
+        by the suite through the funnel like any child. Identification uses this for a found
+        program with its constants fitted to the target, which a constant mutation
+        (``x 2**N(0, 1)``) would rarely hit. The parent is remembered (:attr:`injected`), so
+        that a resumed search knows what was injected. Returns False (and does nothing) for a
+        program the parent already computes."""
+        source = self.lineage[parent]
+        child = fingerprint(program)
+        self.injected[source.fingerprint] = self.counters.evaluations
+        if child == source.fingerprint:
+            return False
+        self.counters.children += 1
+        self._route(Candidate(self._new_id(), parent, source.island, program, child,
+                              edits=(edit,), parent_key=source.key))
+        return True
 
     def _route(self, c: Candidate) -> None:
         """Advance a candidate through the funnel as far as known scores allow."""
@@ -495,6 +513,7 @@ class Evolution:
             "elapsed": self.elapsed,
             "phase": self.phase,
             "meta": self.meta,
+            "injected": self.injected,
         }
 
     @classmethod
@@ -531,6 +550,7 @@ class Evolution:
         self.elapsed = float(data["elapsed"])
         self.phase = str(data["phase"])
         self.meta = [int(r) for r in data["meta"]]
+        self.injected = {str(k): int(v) for k, v in data.get("injected", {}).items()}
         self.events = []
         self._programs = {}
         missing = [rid for rid in self.keep_ids() if rid not in self.lineage]

@@ -4,7 +4,8 @@
         [--json experiments/reachability/results/NAME.json]
 
 Each argument is the ``--out`` folder of one ``experiments/headline/rediscover_lion.py`` run on an
-``imitate:<target>`` suite (see this folder's README: reproducible at commit ``ad38280``), or several such folders joined by commas
+``imitate:<target>`` suite (see this folder's README: reproducible at commit ``ad38280``), or
+several such folders joined by commas
 (runs of one configuration over different seeds, e.g. ``--first-seed 0`` and ``--first-seed 4``),
 which make one row. For every seed it reads the summary that
 script wrote: the final best's fitness (mean ``1 - cos`` to the target's updates at stage l),
