@@ -11,8 +11,8 @@ after the first difference. What each ingredient is there to reveal:
 * a slowly drifting signal under noise, with sign changes: the memory of each state slot (an
   EMA with 0.9 against 0.99 against 0.999) and momentum's overshoot;
 * coordinates whose gradient is often exactly zero: what an optimizer does with no signal;
-* weights of magnitudes from 0.1 to 10^4: a decay of 1e-4 (optax's AdamW) is a visible share
-  of an update on the largest ones, and rules it where it is 0.1 on those;
+* weights of magnitudes from 0.1 to 1000: a decay of 1e-4 (optax's AdamW) is a visible share
+  of an update on the largest ones, and a decay of 0.1 rules it there;
 * several tensors of different sizes: per-tensor norms (``norm``, LAMB-like trust ratios)
   against global ones;
 * a warmup-cosine learning rate: how the step scales with ``lr``, and weight decay coupled to it
@@ -85,7 +85,7 @@ def probe_stream(name: str, steps: int, seed: int, peak_lr: float = 1.0) -> Stre
     g = scale * (strength * drift + rng.normal(size=(steps, n)))
     sparse = rng.random(n) < 0.1  # a tenth of the coordinates see a gradient a quarter of the time
     g[:, sparse] *= rng.random((steps, int(sparse.sum()))) < 0.25
-    w0 = rng.choice([-1.0, 1.0], size=n) * 10.0 ** rng.uniform(-1.0, 4.0, size=n)
+    w0 = rng.choice([-1.0, 1.0], size=n) * 10.0 ** rng.uniform(-1.0, 3.0, size=n)
     w = w0 + np.cumsum(0.01 * np.abs(w0) * rng.normal(size=(steps, n)), axis=0)
     return Stream(name, w, g, warmup_cosine(steps, peak_lr), segments)
 

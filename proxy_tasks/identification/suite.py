@@ -99,14 +99,15 @@ def joint_fit(runs: Sequence[np.ndarray], experiments: Sequence[Experiment],
     experiments' relative errors, minimised over the scale in closed form (or at the ``scale``
     given)."""
     a = b = 0.0  # distance(c) = (c^2 a - 2 c b) / k + 1
-    for u, e in zip(runs, experiments, strict=True):
-        uu = float(np.sum(e.weights * np.sum(u[e.mask] ** 2, axis=0)))
-        ut = float(np.sum(e.weights * np.sum(u[e.mask] * e.target[e.mask], axis=0)))
-        tt = float(np.sum(e.weights * np.sum(e.target[e.mask] ** 2, axis=0)))
-        if tt == 0.0:
-            continue
-        a += uu / tt
-        b += ut / tt
+    with np.errstate(over="ignore", invalid="ignore"):
+        for u, e in zip(runs, experiments, strict=True):
+            uu = float(np.sum(e.weights * np.sum(u[e.mask] ** 2, axis=0)))
+            ut = float(np.sum(e.weights * np.sum(u[e.mask] * e.target[e.mask], axis=0)))
+            tt = float(np.sum(e.weights * np.sum(e.target[e.mask] ** 2, axis=0)))
+            if tt == 0.0:
+                continue
+            a += uu / tt
+            b += ut / tt
     if not (np.isfinite(a) and np.isfinite(b)):
         return 1.0, 1.0
     if scale is not None:
