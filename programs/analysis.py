@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from programs.ops import INPUT_KINDS, INPUTS, OPS, OUTPUTS, STATE, ArgKind, Kind, ResultKind
-from programs.program import Program
+from programs.program import Program, format_statement
 
 _BIT = {name: 1 << i for i, name in enumerate(INPUTS)}
 _G = _BIT["g"]
@@ -228,8 +228,6 @@ def graph(program: Program) -> nx.DiGraph:
     ``"out:m" -> "in:m"`` closes each live state loop across steps. Each node has ``kind``
     (``input``, ``statement``, ``output``), ``label`` (text) and ``live`` (bool).
     """
-    from programs.text import format_statement
-
     info = liveness(program)
     arg_sources, out_sources = reaching_definitions(program)
     g = nx.DiGraph()

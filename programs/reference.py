@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from programs.analysis import check
 from programs.ops import OPS, OUTPUTS, STATE
 from programs.program import Program, ProgramError
 
@@ -125,8 +126,6 @@ def step(program: Program, w: Any, g: Any, m: Any, v: Any, lr: float) -> tuple[A
     broadcast. Computation happens in ``w``'s floating dtype. Invalid programs raise
     :class:`ProgramError` naming the problem.
     """
-    from programs.analysis import check
-
     problems = check(program)
     if problems:
         raise ProgramError("invalid program: " + "; ".join(map(str, problems)))

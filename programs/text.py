@@ -11,7 +11,8 @@ The text form is a Python function::
 Each statement assigns one call of a library function, or one ``+ - * /`` of two operands;
 operands are variables or float constants. Everything else (imports, attributes, lambdas,
 loops, keyword arguments, nested calls, ...) is rejected with a :class:`ProgramError` naming the
-line and column. ``parse(format(p)) == p`` for every program ``p`` that parses.
+line and column. ``parse(format(p)) == p`` for every program ``p`` that parses. The formatter
+itself lives beside the value (:func:`programs.program.format_program`) and is re-exported here.
 """
 
 from __future__ import annotations
@@ -20,11 +21,19 @@ import ast
 import difflib
 from pathlib import Path
 
+from programs.analysis import check
 from programs.ops import INFIX, INPUTS, OPS
-from programs.program import Arg, Program, ProgramError, Statement
+from programs.program import (
+    Arg,
+    Program,
+    ProgramError,
+    Statement,
+    format_arg,
+    format_program,
+    format_statement,
+)
 
 _BINOPS: dict[type, str] = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div"}
-_INDENT = "  "
 
 
 def _err(message: str, node: ast.AST | None, filename: str | None) -> ProgramError:
@@ -273,8 +282,6 @@ def parse(text: str, filename: str | None = None) -> Program:
 def read(path: str | Path) -> Program:
     """Read and validate a program file: syntax errors and abstract-execution problems both
     raise :class:`ProgramError` naming the file and line."""
-    from programs.analysis import check
-
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -290,23 +297,13 @@ def read(path: str | Path) -> Program:
     return program
 
 
-def format_arg(arg: Arg) -> str:
-    return arg if isinstance(arg, str) else repr(float(arg))
-
-
-def format_statement(s: Statement) -> str:
-    op = OPS.get(s.op)
-    if op is not None and op.infix and len(s.args) == 2:
-        return f"{s.target} = {format_arg(s.args[0])} {op.infix} {format_arg(s.args[1])}"
-    return f"{s.target} = {s.op}({', '.join(format_arg(a) for a in s.args)})"
-
-
-def format_program(program: Program, name: str = "train") -> str:
-    """The canonical text of a program (two-space indentation, ``repr`` of each constant)."""
-    lines = [f"def {name}({', '.join(INPUTS)}):"]
-    lines += [_INDENT + format_statement(s) for s in program.statements]
-    lines.append(_INDENT + "return " + ", ".join(program.outputs))
-    return "\n".join(lines) + "\n"
-
-
 assert set(INFIX.values()) == set(_BINOPS.values())
+
+__all__ = [
+    "format_arg",
+    "format_program",
+    "format_statement",
+    "parse",
+    "parse_with_lines",
+    "read",
+]

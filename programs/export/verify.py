@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from programs.ops import OPS, ArgKind
 from programs.program import Arg, Program, Statement
 from programs.reference import step, zeros_like_state
 
@@ -124,8 +125,6 @@ def coverage_programs() -> dict[str, Program]:
     zeros, first: the guards' edge). Each program feeds the result into the update and into
     ``m``, so that later steps also see a non-zero state.
     """
-    from programs.ops import OPS, ArgKind
-
     tensors, scalars = ("g", "m", "w"), ("lr", 0.7, -1.3)
     programs: dict[str, Program] = {}
     for name, op in OPS.items():
