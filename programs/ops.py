@@ -100,6 +100,10 @@ class Op:
     def arity(self) -> int:
         return len(self.arg_kinds)
 
+    def array_for(self, backend: ArrayBackend) -> Callable[..., Any]:
+        """The array form to run on ``backend``."""
+        return self.array
+
     def result_kind(self, kinds: tuple[Kind, ...]) -> Kind:
         if self.result is ResultKind.SCALAR:
             return Kind.SCALAR

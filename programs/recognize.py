@@ -24,7 +24,6 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
@@ -41,10 +40,9 @@ from programs.families import (
     known_names,
     param_names,
 )
-from programs.ops import OPS
 from programs.probe import Probe
 from programs.program import Program, ProgramError
-from programs.reference import NumpyBackend, run_flat
+from programs.reference import NumpyBackend, run_flat, run_flat_env
 
 _SIGNIFICANT = 10
 """Fitted parameters are rounded to this many significant digits (fits are exact to ~1e-12)."""
@@ -243,10 +241,7 @@ def _run_env(
     backend: NumpyBackend,
 ) -> dict[str, np.ndarray]:
     """One step of the reference semantics, keeping every named value (for the guards)."""
-    env: dict[str, Any] = {"w": w, "g": g, "m": m, "v": v, "lr": np.float64(lr)}
-    for s in program.statements:
-        args = [env[a] if isinstance(a, str) else np.float64(a) for a in s.args]
-        env[s.target] = np.asarray(OPS[s.op].array(backend, *args), dtype=np.float64)
+    env = run_flat_env(program, w, g, m, v, lr, backend)
     for name in ("update", "m", "v"):
         env[name] = np.broadcast_to(env[name], w.shape)
     return env

@@ -6,8 +6,8 @@ from typing import Any
 
 import optax
 
+from programs.execute import step_function
 from programs.export import jax_runtime
-from programs.export.interpret import train_function
 from programs.export.prepare import prepare
 from programs.program import Program
 
@@ -23,7 +23,7 @@ def to_optax(program: Program, learning_rate: Any) -> optax.GradientTransformati
     :class:`programs.ProgramError` for an invalid program.
     """
     prepared = prepare(program)
-    train = train_function(prepared.program, jax_runtime)
+    train = step_function(prepared.program, jax_runtime)
     return jax_runtime.program_transformation(
         train, prepared.slots, prepared.reads_params, learning_rate
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from programs.execute import step_function
 from programs.export import torch_runtime
-from programs.export.interpret import train_function
 from programs.export.prepare import prepare
 from programs.program import Program
 from programs.text import format_program
@@ -24,7 +24,7 @@ def to_torch(program: Program, name: str = "ProgramOptimizer") -> type[torch.opt
     if not name.isidentifier():
         raise ValueError(f"class name must be a Python identifier, got {name!r}")
     prepared = prepare(program)
-    train = train_function(prepared.program, torch_runtime)
+    train = step_function(prepared.program, torch_runtime)
     doc = (
         "A torch optimizer exported from this evosearch program (dead code removed):\n\n"
         + format_program(prepared.program)
