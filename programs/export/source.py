@@ -23,79 +23,19 @@ import re
 from importlib import resources
 
 from programs.export.prepare import Prepared, prepare
-from programs.ops import EPS, INPUTS, OPS, STATE
+from programs.ops import EPS, INPUTS, OPS, STATE, Op, function_source
 from programs.program import Program, ProgramError
 from programs.text import format_program
 
 TARGETS = ("optax", "torch")
 
-# Each library function as Python source over the runtime's ``xp``, ``leaf_sum`` and
-# ``total_sum``: (parameters, body lines). It mirrors programs/ops.py line for line;
-# tests/test_export_source.py checks every entry against it on both runtimes.
-_ONE_MINUS = repr(1.0 - 1e-6)
-_FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "get_pi": ("", (f"return xp.asarray({math.pi!r})",)),
-    "get_e": ("", (f"return xp.asarray({math.e!r})",)),
-    "get_eps": ("", ("return xp.asarray(EPS)",)),
-    "abs": ("x", ("return xp.abs(x)",)),
-    "cos": ("x", ("return xp.cos(x)",)),
-    "sin": ("x", ("return xp.sin(x)",)),
-    "tan": ("x", ("return xp.tan(x)",)),
-    "arcsin": ("x", ("return xp.arcsin(xp.clip(x, -1.0, 1.0))",)),
-    "arccos": ("x", ("return xp.arccos(xp.clip(x, -1.0, 1.0))",)),
-    "arctan": ("x", ("return xp.arctan(x)",)),
-    "sinh": ("x", ("return xp.sinh(x)",)),
-    "cosh": ("x", ("return xp.cosh(x)",)),
-    "tanh": ("x", ("return xp.tanh(x)",)),
-    "arcsinh": ("x", ("return xp.arcsinh(x)",)),
-    "arccosh": ("x", ("return xp.arccosh(xp.maximum(xp.abs(x), 1.0))",)),
-    "arctanh": ("x", (f"return xp.arctanh(xp.clip(x, -{_ONE_MINUS}, {_ONE_MINUS}))",)),
-    "exp": ("x", ("return xp.exp(x)",)),
-    "exp2": ("x", ("return xp.exp2(x)",)),
-    "exp10": ("x", ("return xp.power(10.0, x)",)),
-    "expm1": ("x", ("return xp.expm1(x)",)),
-    "log": ("x", ("return xp.log(xp.abs(x))",)),
-    "log10": ("x", ("return xp.log10(xp.abs(x))",)),
-    "log2": ("x", ("return xp.log2(xp.abs(x))",)),
-    "log1p": ("x", ("return xp.log(xp.abs(1.0 + x))",)),
-    "square": ("x", ("return x * x",)),
-    "sqrt": ("x", ("return xp.sqrt(xp.abs(x))",)),
-    "rsqrt": ("x", ("return 1.0 / (xp.sqrt(xp.abs(x)) + EPS)",)),
-    "cube": ("x", ("return x * x * x",)),
-    "cbrt": ("x", ("return xp.cbrt(x)",)),
-    "sign": ("x", ("return xp.sign(x)",)),
-    "reciprocal": ("x", ("return 1.0 / _away_from_zero(x)",)),
-    "invert": ("x", ("return 1.0 - x",)),
-    "negative": ("x", ("return -x",)),
-    "norm": ("x", ("return xp.sqrt(leaf_sum(x * x))",)),
-    "global_norm": ("x", ("return xp.sqrt(total_sum(x * x))",)),
-    "dot": ("x, y", ("return total_sum(x * y)",)),
-    "cosine_sim": (
-        "x, y",
-        (
-            "nx = xp.sqrt(total_sum(x * x))",
-            "ny = xp.sqrt(total_sum(y * y))",
-            "return total_sum(x * y) / (nx * ny + EPS)",
-        ),
-    ),
-    "clip_by_global_norm": (
-        "x, c",
-        (
-            "n = xp.sqrt(total_sum(x * x))",
-            "return x * xp.minimum(1.0, xp.abs(c) / (n + EPS))",
-        ),
-    ),
-    "interp": ("x, y, a", ("return (1.0 - a) * x + a * y",)),
-    "power": ("x, y", ("return xp.power(xp.abs(x), y)",)),
-    "add": ("x, y", ("return x + y",)),
-    "sub": ("x, y", ("return x - y",)),
-    "mul": ("x, y", ("return x * y",)),
-    "div": ("x, y", ("return x / _away_from_zero(y)",)),
-    "max": ("x, y", ("return xp.maximum(x, y)",)),
-    "min": ("x, y", ("return xp.minimum(x, y)",)),
-    "clip": ("x, c", ("return xp.clip(x, -xp.abs(c), xp.abs(c))",)),
-}
-_INFIX = {"add": "+", "sub": "-", "mul": "*"}  # unguarded, so written as operators
+
+def _written_as_operator(op: Op) -> bool:
+    """Unguarded arithmetic (``x + y``, not ``div``'s guarded quotient) is written as the
+    operator itself rather than as a call."""
+    return op.infix is not None and op.source.strip() == f"x {op.infix} y"
+
+
 _AWAY_FROM_ZERO = (
     "def _away_from_zero(y):",
     '    """y pushed at least EPS away from zero, keeping its sign (0 counts as positive)."""',
@@ -194,22 +134,21 @@ def _escaped(text: str) -> str:
 
 
 def _statement(target: str, op: str, args: list[str]) -> str:
-    if op in _INFIX:
-        return f"{target} = {args[0]} {_INFIX[op]} {args[1]}"
+    if _written_as_operator(OPS[op]):
+        return f"{target} = {args[0]} {OPS[op].infix} {args[1]}"
     return f"{target} = {op}({', '.join(args)})"
 
 
-def _functions(prepared: Prepared) -> list[str]:
-    used = list(dict.fromkeys(s.op for s in prepared.program.statements if s.op not in _INFIX))
+def _functions(prepared: Prepared, target: str) -> list[str]:
+    """``EPS``, the guard helper if a function needs it, and each function the program calls,
+    as written in its :class:`programs.ops.Op` entry (:func:`programs.ops.function_source`)."""
+    used = [OPS[name] for name in dict.fromkeys(s.op for s in prepared.program.statements)]
+    used = [op for op in used if not _written_as_operator(op)]
     lines = [f"EPS = {_literal(EPS)}", ""]
-    bodies = [line for op in used for line in _FUNCTIONS[op][1]]
-    if any("_away_from_zero" in line for line in bodies):
+    if any("_away_from_zero" in op.source_for(target) for op in used):
         lines += ["", *_AWAY_FROM_ZERO, ""]
     for op in used:
-        params, body = _FUNCTIONS[op]
-        lines += ["", f"def {op}({params}):", f'    """{_escaped(OPS[op].doc)}."""']
-        lines += [f"    {line}" for line in body]
-        lines.append("")
+        lines += ["", *function_source(op, target).rstrip("\n").split("\n"), ""]
     return lines
 
 
@@ -293,7 +232,9 @@ def to_source(program: Program, target: str = "optax") -> str:
     header[-2] = header[-2][:100]
     runtime = _without_docstring(_runtime_source(target))
     banner = ["", "", "# --- the program " + "-" * 82, ""]
-    body = [*_functions(prepared), *_train(prepared, names), *_entry_point(prepared, target)]
+    body = [
+        *_functions(prepared, target), *_train(prepared, names), *_entry_point(prepared, target)
+    ]
     text = "\n".join(header) + runtime + "\n".join(banner + body) + "\n"
     ast.parse(text)  # a generator bug must fail here, not in the user's import
     return text

@@ -24,6 +24,9 @@ from typing import Any
 
 import torch
 
+array_kind = "torch"
+"""What this backend's arrays are: functions with a torch form of their own use it."""
+
 
 class Leaves:
     """One tensor per parameter; arithmetic maps over them, scalars broadcast."""
@@ -145,12 +148,7 @@ _FOREACH_UNARY: dict[str, Callable[..., Any]] = {
 }  # fmt: skip
 
 
-def _cbrt(x: torch.Tensor) -> torch.Tensor:
-    # torch has no cube root; this is the real one, odd like numpy's.
-    return torch.sign(x) * torch.pow(torch.abs(x), 1.0 / 3.0)
-
-
-_RENAMED: dict[str, Callable[..., Any]] = {"power": torch.pow, "cbrt": _cbrt}
+_RENAMED: dict[str, Callable[..., Any]] = {"power": torch.pow}
 
 
 def _as_tensor(x: Any, dtype: torch.dtype) -> Any:
