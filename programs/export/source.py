@@ -20,6 +20,7 @@ import builtins
 import keyword
 import math
 import re
+import textwrap
 from importlib import resources
 
 from programs.export.prepare import Prepared, prepare
@@ -45,18 +46,28 @@ _AWAY_FROM_ZERO = (
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _FLOAT_LITERAL = re.compile(r"-?(\d+\.\d*|\d+(\.\d*)?e[+-]?\d+)")
 
-_USAGE = {
-    "optax": (
-        "jax and optax",
-        "tx = optimizer(learning_rate=1.0)  # an optax.GradientTransformation; the learning\n"
-        "    # rate is a number or an optax schedule, fed to the program's lr",
-    ),
-    "torch": (
-        "torch",
-        "opt = Optimizer(model.parameters(), lr=1.0)  # a torch.optim.Optimizer; lr is fed\n"
-        "    # to the program's lr",
-    ),
-}
+_NEEDS = {"optax": "jax and optax", "torch": "torch"}
+
+
+def _usage(prepared: Prepared, target: str) -> list[str]:
+    """How to use the module, and what its learning rate means (which case applies)."""
+    default = _literal(prepared.default_learning_rate)
+    if target == "optax":
+        if prepared.lr_factor is None:
+            lines = ["tx = optimizer(learning_rate=1.0)  # an optax.GradientTransformation; a "
+                     "number or an", "# optax schedule, fed to the program's lr input as it is"]
+        else:
+            lines = [f"tx = optimizer()  # an optax.GradientTransformation, learning rate "
+                     f"{default}", "tx = optimizer(learning_rate=3e-4)  # a number or an optax "
+                     "schedule: the step size"]
+    elif prepared.lr_factor is None:
+        lines = ["opt = Optimizer(model.parameters(), lr=1.0)  # a torch.optim.Optimizer; lr "
+                 "is", "# fed to the program's lr input as it is"]
+    else:
+        lines = [f"opt = Optimizer(model.parameters())  # a torch.optim.Optimizer, lr {default}",
+                 "opt = Optimizer(model.parameters(), lr=3e-4)  # lr: the step size"]
+    paragraph = textwrap.wrap(prepared.learning_rate_doc(), 95)
+    return [*(f"    {line}" for line in lines), "", *paragraph]
 
 
 def _runtime_source(target: str) -> str:
@@ -170,14 +181,20 @@ def _entry_point(prepared: Prepared, target: str) -> list[str]:
     assert set(prepared.slots) <= set(STATE)
     quoted = [f'"{slot}"' for slot in prepared.slots]
     slots = f"({quoted[0]},)" if len(quoted) == 1 else f"({', '.join(quoted)})"
+    default = _literal(prepared.default_learning_rate)
+    if prepared.lr_factor is None:
+        meaning = f"is fed to the program's ``lr`` input as it is (default {default})"
+    else:
+        meaning = f"is the step size; the default, {default}, is the program's own lr factor"
     if target == "optax":
         return [
             "",
             "",
-            "def optimizer(learning_rate: Any) -> optax.GradientTransformation:",
-            '    """The program as an optax transformation; ``learning_rate`` (a number or a',
-            "    schedule) is its ``lr`` input. Compose it with ``optax.chain``; add its updates",
-            '    with ``optax.apply_updates``."""',
+            f"def optimizer(learning_rate: Any = {default}) -> optax.GradientTransformation:",
+            '    """The program as an optax transformation. ``learning_rate`` (a number or an',
+            *textwrap.wrap(f"optax schedule) {meaning}. Compose it with ``optax.chain``; add its "
+                           'updates with ``optax.apply_updates``."""', 92,
+                           initial_indent="    ", subsequent_indent="    "),
             "    return program_transformation(",
             f"        train, {slots}, reads_params={prepared.reads_params}, "
             "learning_rate=learning_rate",
@@ -187,11 +204,13 @@ def _entry_point(prepared: Prepared, target: str) -> list[str]:
         "",
         "",
         "class Optimizer(ProgramOptimizer):",
-        '    """The program as a torch optimizer; ``lr`` (per param group) is its ``lr``',
-        '    input. State per parameter: only the slots the program reads."""',
+        *textwrap.wrap(f'"""The program as a torch optimizer. ``lr`` (per param group) {meaning}. '
+                       'State per parameter: only the slots the program reads."""', 92,
+                       initial_indent="    ", subsequent_indent="    "),
         "",
         f"    slots = {slots}",
         f"    reads_params = {prepared.reads_params}",
+        f"    default_lr = {default}",
         "    train = staticmethod(train)",
     ]
 
@@ -201,7 +220,9 @@ def to_source(program: Program, target: str = "optax") -> str:
 
     ``target="optax"``: the module needs jax and optax and defines ``optimizer(learning_rate)``
     (an ``optax.GradientTransformation``). ``target="torch"``: it needs torch and defines
-    ``Optimizer`` (a ``torch.optim.Optimizer``). Both match :func:`to_optax`/:func:`to_torch`.
+    ``Optimizer`` (a ``torch.optim.Optimizer``). Both match :func:`to_optax`/:func:`to_torch`,
+    the learning rate included: the step size, its default the program's constant lr factor,
+    which is divided out of the program (where it has one; the module's docstring says).
     Raises :class:`programs.ProgramError` for an invalid program, ``ValueError`` for an unknown
     target.
     """
@@ -210,15 +231,15 @@ def to_source(program: Program, target: str = "optax") -> str:
     prepared = prepare(program)
     names = python_names(prepared.program, reserved_names(target))
     renamed = [f"{old} -> {new}" for old, new in names.items() if old != new]
-    needs, usage = _USAGE[target]
+    divided = ", its lr factor divided out" if prepared.lr_factor is not None else ""
     header = [
         '"""An optimizer found by evosearch, exported as a standalone module.',
         "",
-        f"Needs only {needs}. Use:",
+        f"Needs only {_NEEDS[target]}. Use:",
         "",
-        *(f"    {line}" for line in usage.split("\n")),
+        *_usage(prepared, target),
         "",
-        "The program (evosearch's text form, dead code removed):",
+        f"The program (evosearch's text form, dead code removed{divided}):",
         "",
         *(f"    {line}" if line else "" for line in _escaped(format_program(prepared.program))
           .rstrip("\n").split("\n")),

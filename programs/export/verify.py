@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from programs.learning_rate import split_lr_factor
 from programs.ops import OPS, ArgKind
 from programs.program import Arg, Program, Statement
 from programs.reference import step, zeros_like_state
@@ -43,7 +44,13 @@ def sample_problem(
 def reference_trajectory(
     program: Program, params: list[np.ndarray], grads: list[list[np.ndarray]], lr: float
 ) -> Trajectory:
-    """The weights after each step of :func:`programs.step` (the semantics to match)."""
+    """The weights after each step of :func:`programs.step` (the semantics to match) for an
+    optimizer exported with learning rate ``lr``: the program runs at ``lr / factor``, its
+    constant lr factor divided out as the exporters divide it out
+    (:func:`programs.learning_rate.split_lr_factor`; where there is none, at ``lr``)."""
+    split = split_lr_factor(program)
+    if split is not None:
+        lr = lr / split.factor
     w = [np.array(p) for p in params]
     m = v = zeros_like_state(w)
     out = []
