@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from collections.abc import Callable
 
 from programs.program import ProgramError
 
@@ -98,7 +99,7 @@ def _lines_are_statements(text: str) -> bool:
     return depth == 0
 
 
-def _check_statement_tokens(text: str, refuse) -> None:  # noqa: ANN001 - a local closure
+def _check_statement_tokens(text: str, refuse: Callable[[str, int, int], ProgramError]) -> None:
     """Count tokens per statement where a statement may continue over lines. Only then: every
     line is bounded already, and tokenizing costs more than parsing."""
     count = 0

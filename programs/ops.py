@@ -25,6 +25,7 @@ as in the paper. An array backend supplies the two reductions (:class:`ArrayBack
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -404,8 +405,17 @@ def _validate(op: Op) -> None:
     """Refuse an entry that some part of the software could not handle, naming what is wrong."""
     if not isinstance(op, Op):
         raise TypeError(f"expected an Op, got {type(op).__name__}")
-    if not op.name.isidentifier() or not op.name.isascii() or op.name in RESERVED:
-        raise ValueError(f"function name {op.name!r} must be an ASCII identifier, not an input")
+    if (
+        not op.name.isidentifier()
+        or not op.name.isascii()
+        or keyword.iskeyword(op.name)
+        or op.name.startswith("_")
+        or op.name in RESERVED
+    ):
+        raise ValueError(
+            f"function name {op.name!r} must be an ASCII identifier, not a keyword, not private "
+            "and not an input"
+        )
     if op.name in _OPS:
         raise ValueError(f"a function called {op.name!r} exists already")
     if op.arity > MAX_ARITY:

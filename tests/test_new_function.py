@@ -80,6 +80,21 @@ def test_the_table_refuses_entries_it_could_not_handle(softsign):
                         SOFTSIGN.symbolic, "x +"))
     with pytest.raises(ValueError, match="built-in"):
         ops.unregister("sign")
+    for name in ("if", "_private", "lr"):
+        with pytest.raises(ValueError, match="must be an ASCII identifier"):
+            ops.register(Op(name, (ArgKind.ANY,), ResultKind.BROADCAST, SOFTSIGN.array,
+                            SOFTSIGN.symbolic, SOFTSIGN.source))
+
+
+def test_an_export_refuses_a_function_named_like_its_runtime(softsign):
+    from programs.export import to_source
+
+    clash = Op("leafwise", (ArgKind.ANY,), ResultKind.BROADCAST, SOFTSIGN.array,
+               SOFTSIGN.symbolic, SOFTSIGN.source)
+    with ops.extended(clash):
+        program = programs.parse(HEAD + "  a = leafwise(g)\n  u = a * lr\n  return u, m, v\n")
+        with pytest.raises(ValueError, match="'leafwise' has the name of a definition"):
+            to_source(program, "optax")
 
 
 def test_parse_check_and_fingerprints(softsign):

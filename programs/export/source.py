@@ -155,6 +155,11 @@ def _functions(prepared: Prepared, target: str) -> list[str]:
     as written in its :class:`programs.ops.Op` entry (:func:`programs.ops.function_source`)."""
     used = [OPS[name] for name in dict.fromkeys(s.op for s in prepared.program.statements)]
     used = [op for op in used if not _written_as_operator(op)]
+    runtime = _module_names(_runtime_source(target)) | {"EPS", "train", "optimizer", "Optimizer"}
+    clashes = sorted({op.name for op in used} & runtime)
+    if clashes:  # only a function added to the table can: the built-in ones are tested
+        raise ValueError(f"function {clashes[0]!r} has the name of a definition of the "
+                         f"exported {target} module; rename it in the ops table")
     lines = [f"EPS = {_literal(EPS)}", ""]
     if any("_away_from_zero" in op.source_for(target) for op in used):
         lines += ["", *_AWAY_FROM_ZERO, ""]
