@@ -45,11 +45,15 @@ def _optimizers(program) -> dict[str, Callable[[Callable], object]]:
     }
 
 
-def _centre(name: str, task) -> float:
-    """Where each optimizer's lr grid is centred: the program's own lr input scale comes from
-    the task (as in the search); optax takes absolute rates (the library's program scales)."""
+def _centre(name: str, task, program) -> float:
+    """Where each optimizer's lr grid is centred, as a step size (what optax takes, and what the
+    exported program takes: its own lr factor is its default learning rate): the program's
+    default times the task's lr scale (the search's grid centre); the library's scales for
+    optax."""
     if name == "exported":
-        return task.lr_scale
+        from programs.export.prepare import prepare
+
+        return prepare(program).default_learning_rate * task.lr_scale
     if name == "optax.adamw":
         return 1e-3 * task.lr_scale
     return 1e-4 * task.lr_scale * 10.0  # Lion's best sits ~10x above AdamW's multiplier
@@ -123,7 +127,7 @@ def main() -> int:
         start = time.perf_counter()
         for name, make in optimizers.items():
             evaluate = trainer(make)
-            centre = _centre(name, task)
+            centre = _centre(name, task, program)
             tuned = [np.mean([evaluate(centre * f, s) for s in TUNE_SEEDS]) for f in grid]
             best = centre * grid[int(np.argmin(tuned))]
             losses = np.array([evaluate(best, s) for s in seeds])
