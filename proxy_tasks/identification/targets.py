@@ -69,14 +69,26 @@ def load_target(text: str) -> Target:
 
 
 def _program_stepper(program: Program, segments: np.ndarray) -> Stepper:
-    from programs.reference import NumpyBackend, run_flat
+    """The program's step in float64 through the one executor (:mod:`programs.execute`), its
+    statements prepared once: identification runs millions of steps, so nothing is looked up
+    or converted per step that need not be (float64 inputs and Python float constants keep
+    every value float64)."""
+    from programs.execute import execute, prepare
+    from programs.reference import NumpyBackend
 
     backend = NumpyBackend(segments, int(segments.max()) + 1)
+    code = prepare(program, backend)
+    update_name, m_name, v_name = program.outputs
     state = [np.zeros(len(segments)), np.zeros(len(segments))]
+    shape = segments.shape
 
     def step(w: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
-        update, state[0], state[1] = run_flat(program, w, g, state[0], state[1], lr, backend)
-        return np.array(update, np.float64)
+        env = execute(code, backend, {"w": w, "g": g, "m": state[0], "v": state[1], "lr": lr})
+        state[0], state[1] = env[m_name], env[v_name]
+        update = env[update_name]
+        if update.__class__ is not np.ndarray or update.shape != shape:
+            update = np.broadcast_to(np.asarray(update, np.float64), shape)
+        return update
 
     return step
 
