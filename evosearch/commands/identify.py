@@ -31,9 +31,20 @@ FINISH_BELOW = 0.35
 """A best program is finished during the search once its fitness (at its highest stage) is
 below this: AdamW, the warm start, sits at 0.4-0.7 against most targets; programs of the
 target's structure with rough constants at 0.01-0.2."""
-FINISH_EVERY = 300
-"""At least this many evaluations between two finishes during a search: finishing costs a few
-seconds of the driver, which the evaluators would otherwise get."""
+FINISH_EVERY = 1000
+"""Finishes during a search are spread out: the k-th waits for k times this many evaluations.
+A finish fits constants with some 500 runs of the program on one probe stream, about what
+1000 evaluations cost on the suite's stages; so finishing takes at most about half the
+search's compute, and the count it is decided by is part of the search state (resumes agree)."""
+SETTINGS = (
+    "search.meta_validate=0",
+    "funnel.best_margins=[1.0, 0.5]",
+)
+"""Identification's own defaults on top of the search's (``--set`` overrides them): no
+meta-validation (the held-out assessment replaces it), and the funnel sends a child to the
+next stage only if it is within 2x (to m) and 1.5x (to l) of the population's best there.
+Near the target nearly every child beats AdamW, the baseline gate, and the long last stage
+would take most of the compute."""
 FINAL_CANDIDATES = 5
 """Hall-of-fame programs finished when a search ends without an exact recovery."""
 
@@ -83,8 +94,7 @@ class Watcher:
         best = engine.best()
         if best is None or best.fingerprint in engine.injected or best.fitness > FINISH_BELOW:
             return None
-        last = max(engine.injected.values(), default=-FINISH_EVERY)
-        if engine.counters.evaluations - last < FINISH_EVERY:
+        if engine.counters.evaluations < FINISH_EVERY * len(engine.injected):
             return None
         recovery = self.finish(best.fingerprint, engine.program(best.id))
         engine.inject(recovery.program, best.id, "fit constants to the target")
@@ -147,7 +157,7 @@ def _config(args: argparse.Namespace, suite_ref: str, seed: int):
         f"search.seed={seed}",
         f"search.max_minutes={args.max_minutes}",
         f"search.max_evaluations={args.max_evaluations}",
-        "search.meta_validate=0",
+        *SETTINGS,
     ]
     if args.backend:
         overrides.append(f"executor.backend={args.backend}")

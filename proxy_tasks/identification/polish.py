@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -157,3 +158,82 @@ def round_constants(program: Program, objective: Objective, tolerance: float) ->
                 values = trial
                 break
     return with_constants(program, slots, values)
+
+
+LINEAR_FEATURES: dict[str, tuple[str, bool]] = {
+    "lr * w": ("w", True),
+    "lr * g": ("g", True),
+    "w": ("w", False),
+    "g": ("g", False),
+}
+"""Terms that a target's update often contains as a plain addend, by the input and whether the
+learning rate multiplies it: decoupled weight decay (``c * lr * w``, optax's AdamW and Lion), a
+decay outside the schedule (``c * w``), a gradient share."""
+
+
+def add_linear_term(program: Program, runs: Sequence[np.ndarray], experiments: Sequence[Any],
+                    min_gain: float = 0.2) -> Program | None:
+    """The program with ``update + c * x`` for the term ``x`` of :data:`LINEAR_FEATURES` that
+    explains the most of what it misses, with ``c`` fitted in closed form (jointly with the
+    overall scale: two-parameter weighted least squares), if that removes at least
+    ``min_gain`` of the remaining distance; else None.
+
+    Why: evolution builds Lion's sign step long before it finds its weight decay, a second
+    statement whose constant must also be right within a factor of a few to help; the mutation
+    that adds it is blind, while the target's updates say exactly how much ``w`` is missing.
+    ``runs`` are the program's updates on ``experiments`` (with ``stream``, ``target``,
+    ``weights``, ``mask``)."""
+    best: tuple[float, str, float] | None = None
+    base = None
+    for name, (source, scaled) in LINEAR_FEATURES.items():
+        sums = np.zeros((2, 2))
+        rhs = np.zeros(2)
+        total = 0.0
+        for u, e in zip(runs, experiments, strict=True):
+            x = getattr(e.stream, source)
+            if scaled:
+                x = x * e.stream.lr[:, None]
+            k, mask = e.weights, e.mask
+            t = e.target[mask]
+            cols = (u[mask], x[mask])
+            tt = float(np.sum(k * np.sum(t * t, axis=0)))
+            if tt == 0.0:
+                continue
+            for a in range(2):
+                rhs[a] += float(np.sum(k * np.sum(cols[a] * t, axis=0))) / tt
+                for b in range(2):
+                    sums[a, b] += float(np.sum(k * np.sum(cols[a] * cols[b], axis=0))) / tt
+            total += 1.0
+        if total == 0.0 or not np.all(np.isfinite(sums)):
+            return None
+        if base is None:  # the program alone: one column
+            base = 1.0 - (rhs[0] ** 2 / sums[0, 0] / total if sums[0, 0] > 0 else 0.0)
+        try:
+            coef = np.linalg.solve(sums, rhs)
+        except np.linalg.LinAlgError:
+            continue
+        distance = 1.0 - float(coef @ rhs) / total
+        if coef[0] != 0.0 and np.isfinite(distance) and (best is None or distance < best[0]):
+            best = (distance, name, float(coef[1] / coef[0]))
+    if best is None or base is None or not best[0] < (1.0 - min_gain) * base:
+        return None
+    _, name, c = best
+    source, scaled = LINEAR_FEATURES[name]
+    update = program.outputs[0]
+    taken = {s.target for s in program.statements} | set(program.outputs)
+    added: list[Statement] = []
+    if scaled:
+        taken.add(base_name := _fresh("lr_" + source, taken))
+        added.append(Statement(base_name, "mul", ("lr", source)))
+        source = base_name
+    taken.add(term := _fresh("term", taken))
+    added.append(Statement(term, "mul", (source, c)))
+    added.append(Statement(_fresh("update_plus", taken), "add", (update, term)))
+    return Program((*program.statements, *added), (added[-1].target, *program.outputs[1:]))
+
+
+def _fresh(stem: str, taken: set[str]) -> str:
+    name, k = stem, 2
+    while name in taken:
+        name, k = f"{stem}_{k}", k + 1
+    return name

@@ -1,18 +1,27 @@
-"""From a found program to the emitted one: simplify, fit constants, bake the lr scale, round.
+"""From a found program to the emitted one: simplify, fit constants, complete a missing linear
+term, drop statements that change nothing, bake the lr scale, round.
 
 :func:`finish` is what identification does to the search's best programs (and, during a search,
 to each new one that comes close): it returns the program a user gets, with its held-out
 assessment *at scale 1*, i.e. what the exported optimizer does with the target's own learning
-rate. The fitting uses the suite's stage ``s`` and ``m`` experiments, never the held-out ones.
+rate. The fitting uses the suite's stage-``m`` probe stream, never the held-out experiments.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from programs import Program, remove_dead_code, simplify
-from proxy_tasks.identification.polish import bake_scale, polish, round_constants
-from proxy_tasks.identification.suite import Assessment, IdentificationSuite
+from proxy_tasks.identification.polish import (
+    add_linear_term,
+    bake_scale,
+    polish,
+    round_constants,
+)
+from proxy_tasks.identification.suite import Assessment, IdentificationSuite, run_program
 
 
 @dataclass(frozen=True)
@@ -34,9 +43,26 @@ def _simplified(program: Program) -> Program:
         return remove_dead_code(program)
 
 
+def _shortened(program: Program, objective: Any, distance: float) -> Program:
+    """Drop statements that change nothing measurable (``arcsinh`` of a tiny value, a ``clip``
+    that never bites): the empirical ablation of :mod:`proxy_tasks.ablation` with the
+    distance as the score and a tolerance of a thousandth of it."""
+    from proxy_tasks.ablation import empirical_simplify
+
+    def scorer(candidates: Any) -> np.ndarray:
+        return np.array([[objective(c)[0]] for c in candidates])
+
+    tolerance = max(1e-13, 1e-3 * distance)
+    try:
+        return empirical_simplify(program, scorer, tolerance=tolerance, max_relative_loss=0.0,
+                                  analytic=False).program
+    except Exception:  # noqa: BLE001 - a shorter program is a nicety
+        return program
+
+
 def finish(program: Program, suite: IdentificationSuite, budget: int = 600) -> Recovery:
     """See the module docstring; ``budget`` bounds the constant fitting's evaluations."""
-    fitting = [*suite.stages[0], *suite.stages[1]]
+    fitting = suite.stages[1][:1]  # the m stage's probe stream: 120 steps, ~3 ms a run
 
     def free(p: Program) -> tuple[float, float]:
         return suite.distance(p, fitting)
@@ -46,6 +72,14 @@ def finish(program: Program, suite: IdentificationSuite, budget: int = 600) -> R
 
     current = _simplified(program)
     current, distance = polish(current, free, budget=budget)
+    runs = [run_program(current, e.stream) for e in fitting]
+    if distance > 1e-12 and all(u is not None for u in runs):
+        extended = add_linear_term(current, runs, fitting)
+        if extended is not None:
+            extended, extended_distance = polish(extended, free, budget=budget // 2)
+            if extended_distance < distance:
+                current, distance = extended, extended_distance
+    current = _shortened(current, free, distance)
     current = round_constants(current, free, tolerance=max(1e-13, 1e-3 * distance))
     _, scale = free(current)
     current = bake_scale(current, scale)
