@@ -78,8 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Watcher:
-    """Finishes new best programs during a search and stops it at an exact recovery (a
-    :data:`evosearch.run.runner.Watch`). A finished program that is not exact goes back into
+    """Finishes the best program not finished yet (of the hall of fame's first few) during a
+    search and stops it at an exact recovery (a :data:`evosearch.run.runner.Watch`). A finished program that is not exact goes back into
     the population (:meth:`evosearch.engine.evolution.Evolution.inject`): its constants are
     fitted, which the mutations rarely manage. What it finished is kept in the search state, so
     a resumed search does what an uninterrupted one would."""
@@ -91,10 +91,11 @@ class Watcher:
     exact_source: int | None = None
 
     def __call__(self, engine: Any) -> str | None:
-        best = engine.best()
-        if best is None or best.fingerprint in engine.injected or best.fitness > FINISH_BELOW:
-            return None
         if engine.counters.evaluations < FINISH_EVERY * len(engine.injected):
+            return None
+        best = next((engine.lineage[rid] for rid in engine.hall_of_fame[:FINAL_CANDIDATES]
+                     if engine.lineage[rid].fingerprint not in engine.injected), None)
+        if best is None or best.fitness > FINISH_BELOW:
             return None
         recovery = self.finish(best.fingerprint, engine.program(best.id))
         engine.inject(recovery.program, best.id, "fit constants to the target")

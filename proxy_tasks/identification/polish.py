@@ -67,10 +67,13 @@ def _from_space(kind: str, sign: float, y: float) -> float:
 
 
 def polish(program: Program, objective: Objective, *, budget: int = 600,
-           good_enough: float = 1e-14) -> tuple[Program, float]:
-    """Fit the program's constants (see the module docstring); at most about ``budget``
-    objective calls. Returns the best program found and its distance."""
-    slots = constant_slots(program)
+           good_enough: float = 1e-14, fixed: frozenset[int] = frozenset(),
+           simplex_step: float = 0.5) -> tuple[Program, float]:
+    """Fit the program's constants (see the module docstring), all but the ``fixed`` ones
+    (indices into :func:`constant_slots`); at most about ``budget`` objective calls; the
+    simplex starts ``simplex_step`` wide in the transformed space (small to refine a program
+    that is nearly right). Returns the best program found and its distance."""
+    slots = [slot for k, slot in enumerate(constant_slots(program)) if k not in fixed]
     values = [float(program.statements[i].args[j]) for i, j in slots]
     if not slots:
         return program, objective(program)[0]
@@ -90,7 +93,7 @@ def polish(program: Program, objective: Objective, *, budget: int = 600,
     start = np.array([_to_space(x, k == "unit")[1] for x, k in zip(values, kinds, strict=True)])
     best_y, best = start, distance(start)
     if best > good_enough:
-        simplex = np.vstack([start] + [start + 0.5 * row for row in np.eye(len(start))])
+        simplex = np.vstack([start] + [start + simplex_step * row for row in np.eye(len(start))])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = minimize(distance, start, method="Nelder-Mead", options={
@@ -131,33 +134,36 @@ def bake_scale(program: Program, scale: float) -> Program:
         return scaled
 
 
-def round_constants(program: Program, objective: Objective, tolerance: float) -> Program:
-    """Each constant with the fewest significant digits (1 to 8) that keep the objective's
-    distance within ``tolerance`` of the program's own: all constants at once first, then each
-    alone."""
+REFIT_DIGITS = 3
+"""Roundings to at most this many significant digits may re-fit the other constants."""
+
+
+def round_constants(program: Program, objective: Objective, tolerance: float,
+                    refit_budget: int = 150) -> Program:
+    """Each constant, in turn, with the fewest significant digits (1 to 8) that keep the
+    objective's distance within ``tolerance`` of the program's own; a rounding to a few digits
+    that alone costs too much is tried again with the constants not yet rounded re-fitted
+    (:func:`polish`, ``refit_budget`` calls): coupled constants (Lion's two betas) only round
+    together, and ``b1 = 0.90006`` becomes 0.9 once ``b2`` may follow to 0.99."""
     slots = constant_slots(program)
-    values = [float(program.statements[i].args[j]) for i, j in slots]
     reference, _ = objective(program)
-    for digits in range(1, 9):  # all together first: coupled constants round together
-        trial = [float(f"{value:.{digits - 1}e}") for value in values]
-        if trial == values:
-            break
-        distance, _ = objective(with_constants(program, slots, trial))
-        if distance <= reference + tolerance:
-            values = trial
-            break
-    for k, value in enumerate(values):
+    current, done = program, set()
+    for k, (i, j) in enumerate(slots):
+        value = float(current.statements[i].args[j])
         for digits in range(1, 9):
             rounded = float(f"{value:.{digits - 1}e}")
             if rounded == value:
                 break
-            trial = list(values)
-            trial[k] = rounded
-            distance, _ = objective(with_constants(program, slots, trial))
+            trial = with_constants(current, [(i, j)], [rounded])
+            distance, _ = objective(trial)
+            if distance > reference + tolerance and digits <= REFIT_DIGITS and refit_budget:
+                trial, distance = polish(trial, objective, budget=refit_budget,
+                                         fixed=frozenset(done | {k}), simplex_step=0.01)
             if distance <= reference + tolerance:
-                values = trial
+                current = trial
                 break
-    return with_constants(program, slots, values)
+        done.add(k)
+    return current
 
 
 LINEAR_FEATURES: dict[str, tuple[str, bool]] = {
@@ -237,3 +243,35 @@ def _fresh(stem: str, taken: set[str]) -> str:
     while name in taken:
         name, k = f"{stem}_{k}", k + 1
     return name
+
+
+def swap_function(program: Program, objective: Objective, min_gain: float = 0.2
+                  ) -> tuple[Program, float] | None:
+    """The best program made by giving one statement another function of the same argument
+    kinds (all tried), if it removes at least ``min_gain`` of the distance; else None.
+
+    Why: evolution often finds a stand-in for the right function that is nearly as good on the
+    streams (``arctan(c / eps)`` for ``sign(c)``, ``tanh`` of a large value for a sign), and a
+    random function mutation rarely lands on the one right swap; here every swap is tried,
+    about forty per statement, each costing one run of the program."""
+    from programs import check
+    from programs.ops import OPS
+
+    base, _ = objective(program)
+    best: tuple[float, Program] | None = None
+    for i, s in enumerate(program.statements):
+        kinds = OPS[s.op].arg_kinds
+        for name, op in OPS.items():
+            if name == s.op or op.arg_kinds != kinds:
+                continue
+            statements = list(program.statements)
+            statements[i] = Statement(s.target, name, s.args)
+            candidate = Program(tuple(statements), program.outputs)
+            if check(candidate):
+                continue
+            distance, _ = objective(candidate)
+            if best is None or distance < best[0]:
+                best = (distance, candidate)
+    if best is None or not best[0] < (1.0 - min_gain) * base:
+        return None
+    return best[1], best[0]
