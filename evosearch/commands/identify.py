@@ -45,8 +45,9 @@ meta-validation (the held-out assessment replaces it), and the funnel sends a ch
 next stage only if it is within 2x (to m) and 1.5x (to l) of the population's best there.
 Near the target nearly every child beats AdamW, the baseline gate, and the long last stage
 would take most of the compute."""
-FINAL_CANDIDATES = 5
-"""Hall-of-fame programs finished when a search ends without an exact recovery."""
+FINAL_CANDIDATES = 3
+"""Hall-of-fame programs finished when a search ends without an exact recovery (and looked at
+for the next finish during a search)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -187,10 +188,12 @@ def _identify_one(args: argparse.Namespace, suite: Any, suite_ref: str, seed: in
     if recovery is not None:
         raw = engine.program(watcher.exact_source)
     else:
-        for rid in engine.hall_of_fame[:FINAL_CANDIDATES]:
+        candidates = [rid for rid in engine.hall_of_fame[:FINAL_CANDIDATES]
+                      if engine.lineage[rid].fitness <= FINISH_BELOW] or engine.hall_of_fame[:1]
+        for rid in candidates:
             watcher.finish(engine.lineage[rid].fingerprint, engine.program(rid))
         scored = [(watcher.recoveries[engine.lineage[rid].fingerprint], rid)
-                  for rid in engine.hall_of_fame[:FINAL_CANDIDATES]]
+                  for rid in candidates]
         if scored:
             recovery, rid = min(scored, key=lambda pair: pair[0].assessment.distance)
             raw = engine.program(rid)
