@@ -80,9 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 @dataclass
 class Watcher:
     """Finishes the best program not finished yet (of the hall of fame's first few) during a
-    search and stops it at an exact recovery (a :data:`evosearch.run.runner.Watch`). A finished program that is not exact goes back into
-    the population (:meth:`evosearch.engine.evolution.Evolution.inject`): its constants are
-    fitted, which the mutations rarely manage. What it finished is kept in the search state, so
+    search and stops it at an exact recovery (a :data:`evosearch.run.runner.Watch`). A
+    finished program that is not exact goes back into the population
+    (:meth:`evosearch.engine.evolution.Evolution.inject`): its constants are fitted, which the
+    mutations rarely manage. What it finished is kept in the search state, so
     a resumed search does what an uninterrupted one would."""
 
     suite: Any
