@@ -39,27 +39,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import programs
+    from evosearch.commands import CommandError
     from evosearch.commands.inspect import load
     from programs.export import to_source
 
     if args.to != "source" and args.target not in (None, args.to):
-        return _fail(f"--to {args.to} contradicts --target {args.target} "
-                     f"(use --to source --target {args.target})")
+        raise CommandError(f"--to {args.to} contradicts --target {args.target} "
+                           f"(use --to source --target {args.target})")
     target = (args.target or "optax") if args.to == "source" else args.to
-    try:
-        program, origin = load(args.file)
-        text = to_source(program, target=target)
-    except (programs.ProgramError, OSError, LookupError) as e:
-        return _fail(str(e.args[0]) if isinstance(e, LookupError) and e.args else str(e))
+    program, origin = load(args.file)
+    text = to_source(program, target=target)
     status, message = (0, "not checked") if args.no_check else check(program, text, target)
     if status:
-        return _fail(f"{message}; nothing written (--no-check writes it anyway)", status)
+        raise CommandError(f"{message}; nothing written (--no-check writes it anyway)", status)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as e:
-            return _fail(f"cannot write {args.output}: {e.strerror or e}")
+            raise CommandError(f"cannot write {args.output}: {e.strerror or e}") from None
     else:
         sys.stdout.write(text)
     where = args.output or "standard output"
@@ -98,8 +95,3 @@ def _import(text: str, path: Path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _fail(message: str, status: int = 2) -> int:
-    print(f"evosearch export: error: {message}", file=sys.stderr)
-    return status
