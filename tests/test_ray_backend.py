@@ -4,6 +4,8 @@ One cluster for the whole module (Ray costs seconds to start): a head node with 
 driver's) and two worker nodes of one CPU each, so each evaluation actor has a node of its own
 and removing a node kills exactly one actor. Faults are injected at a fixed point of the
 search (the n-th batch submitted), not on a timer, so that every run tests a fault mid-search.
+The cluster runs in a process of its own (:mod:`ray_cluster_process`): starting a node forks,
+and this process has run jax by now (other test modules), where a fork can deadlock.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
+
+from ray_cluster_process import ClusterProcess  # noqa: E402
 
 from evosearch import cli  # noqa: E402
 from evosearch.backends.base import Batch, ExecutorError, Job  # noqa: E402
@@ -46,15 +49,15 @@ SMALL_STORE = 80 * 2**20  # bytes of object store per node: batches are a few kB
 
 @pytest.fixture(scope="module")
 def cluster():
-    c = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "include_dashboard": False, "object_store_memory": SMALL_STORE})
-    for _ in range(2):
-        c.add_node(num_cpus=1, object_store_memory=SMALL_STORE)
-    ray.init(address=c.address, logging_level=logging.WARNING)
-    c.wait_for_nodes()
-    yield c
-    ray.shutdown()
-    c.shutdown()
+    c = ClusterProcess(
+        head={"num_cpus": 0, "include_dashboard": False, "object_store_memory": SMALL_STORE},
+        workers=2, node={"num_cpus": 1, "object_store_memory": SMALL_STORE})
+    try:
+        ray.init(address=c.address, logging_level=logging.WARNING)
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
 
 
 def _batches(stage: int = 1, per_batch: int = 4) -> list[Batch]:
@@ -191,15 +194,13 @@ def test_a_node_removed_mid_search_loses_nothing_and_the_search_goes_on(
     removed = []
 
     def remove_node(handle, where):
-        node = next(n for n in cluster.worker_nodes if n.node_id == where["node"])
-        cluster.remove_node(node)
+        cluster.remove_node(where["node"])
         removed.append(where["node"])
 
     try:
         executor, outcome = _search_with_fault(tmp_path, remove_node)
     finally:
-        cluster.add_node(num_cpus=1, object_store_memory=SMALL_STORE)  # for the next tests
-        cluster.wait_for_nodes()
+        cluster.add_node()  # for the next tests
     assert removed
     _assert_exactly_once_and_same_search(executor, outcome, tmp_path, reference)
     lost = [e for e in read_log(tmp_path / "log.jsonl")[1] if e["event"] == "actor_replaced"]
