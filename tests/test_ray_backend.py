@@ -44,11 +44,26 @@ SEARCH = [
     "restart.plateau=50", "progress.recognize=false",
 ]
 QUIET = ProgressLine(enabled=False)
+pytestmark = pytest.mark.filterwarnings(
+    # jax warns from an at-fork hook when a process that has run it forks; the hook's warning,
+    # made an error, surfaces as an unraisable exception: both fail the test.
+    "error:os.fork:RuntimeWarning",
+    "error::pytest.PytestUnraisableExceptionWarning",
+)
 SMALL_STORE = 80 * 2**20  # bytes of object store per node: batches are a few kB
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def jax_has_run() -> None:
+    """This process runs jax before the cluster starts, as in a full test run (other modules
+    train programs first): a fork from here on would deadlock-warn."""
+    import jax.numpy as jnp
+
+    assert float(jnp.ones(3).sum()) == 3.0
+
+
+@pytest.fixture(scope="module")
+def cluster(jax_has_run):
     c = ClusterProcess(
         head={"num_cpus": 0, "include_dashboard": False, "object_store_memory": SMALL_STORE},
         workers=2, node={"num_cpus": 1, "object_store_memory": SMALL_STORE})
