@@ -25,17 +25,30 @@ if TYPE_CHECKING:  # evosearch.config derives executor.backend from this table
 
 @dataclass(frozen=True)
 class Backend:
-    """One place evaluations can run: how to make its executor, and what it is (the doc of the
-    setting ``executor.backend``)."""
+    """One place evaluations can run: how to make its executor, what it is (the doc of the
+    setting ``executor.backend``), and, optionally, what the driver can check of its settings
+    before anything starts (raises :class:`~evosearch.backends.base.ExecutorError`)."""
 
     make: Callable[[ExecutorSettings, SuiteRef], Executor]
     doc: str
+    check: Callable[[ExecutorSettings], None] | None = None
 
 
 def _local(settings: ExecutorSettings, suite: SuiteRef) -> Executor:
     from evosearch.backends.local import LocalPool
 
     return LocalPool(suite, settings.workers)
+
+
+def _check_cpus(settings: ExecutorSettings) -> None:
+    from evosearch.backends.local import available_cpus, check_workers
+
+    check_workers(settings.workers, available_cpus(), "this machine")
+
+
+def _check_ray(settings: ExecutorSettings) -> None:
+    if settings.address.strip() in ("", "local"):  # a private Ray: this machine's CPUs
+        _check_cpus(settings)  # (a cluster's are counted once joined)
 
 
 def _inprocess(settings: ExecutorSettings, suite: SuiteRef) -> Executor:
@@ -51,19 +64,31 @@ def _ray(settings: ExecutorSettings, suite: SuiteRef) -> Executor:
 
 
 BACKENDS: dict[str, Backend] = {
-    "local": Backend(_local, "a pool of single-threaded worker processes"),
+    "local": Backend(_local, "a pool of single-threaded worker processes", _check_cpus),
     "inprocess": Backend(_inprocess, "the driver"),
-    "ray": Backend(_ray, "actors on a Ray cluster (docs/cluster.md)"),
+    "ray": Backend(_ray, "actors on a Ray cluster (docs/cluster.md)", _check_ray),
 }
 """THE table of backends: a new backend is one entry (name -> factory, doc)."""
 
 
-def make_executor(settings: ExecutorSettings, suite: SuiteRef) -> Executor:
-    """The executor the settings name, evaluating ``suite``."""
+def _backend(settings: ExecutorSettings) -> Backend:
     backend = BACKENDS.get(settings.backend)
     if backend is None:
         raise ValueError(f"unknown backend {settings.backend!r}; known: {', '.join(BACKENDS)}")
-    return backend.make(settings, suite)
+    return backend
+
+
+def check_executor(settings: ExecutorSettings) -> None:
+    """What the driver can check of the settings before a run folder or a worker exists (the
+    worker count against this machine's CPUs, ...)."""
+    backend = _backend(settings)
+    if backend.check is not None:
+        backend.check(settings)
+
+
+def make_executor(settings: ExecutorSettings, suite: SuiteRef) -> Executor:
+    """The executor the settings name, evaluating ``suite``."""
+    return _backend(settings).make(settings, suite)
 
 
 _LAZY = {
@@ -94,5 +119,6 @@ __all__ = [
     "ExecutorEvent",
     "Job",
     "SuiteInfo",
+    "check_executor",
     "make_executor",
 ]

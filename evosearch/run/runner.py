@@ -31,7 +31,13 @@ from typing import Any
 import networkx as nx
 
 from evosearch import config as config_module
-from evosearch.backends import Executor, ExecutorError, SuiteInfo, make_executor
+from evosearch.backends import (
+    Executor,
+    ExecutorError,
+    SuiteInfo,
+    check_executor,
+    make_executor,
+)
 from evosearch.config import Config
 from evosearch.engine.evolution import Evolution
 from evosearch.run import checkpoint
@@ -137,6 +143,7 @@ class Runner:
             except config_module.ConfigError as e:
                 raise CheckpointError(f"incompatible checkpoint: {e}") from None
             self.config = resume_config(saved, config)
+            check_reference(self.config.search.suite, "search.suite")  # before any worker
             try:
                 self.engine = Evolution.from_json(self.config, data["search"])
             except (KeyError, ValueError, TypeError, IndexError) as e:
@@ -154,9 +161,11 @@ class Runner:
                     f"{self.out} already holds a search (checkpoint.json): resume it with "
                     "--resume, or choose another --out"
                 )
+            check_reference(config.search.suite, "search.suite")  # before any worker
             self.warm_start = load_warm_start(config.search.warm_start, config.search.suite)
             self.run_info = {"sessions": 0}
-        check_reference(self.config.search.suite, "search.suite")  # before any worker starts
+        if executor is None:
+            check_executor(self.config.executor)  # before any worker or run folder exists
         self.progress = progress or ProgressLine(self.config.progress.interval_seconds)
         self.executor = executor
         self.evaluated = 0
