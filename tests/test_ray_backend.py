@@ -245,13 +245,21 @@ def test_a_batch_that_keeps_killing_actors_is_split_then_failed(cluster, expecte
 # --- errors ----------------------------------------------------------------------------------
 
 
-def test_an_unknown_suite_is_a_clear_error(cluster):
+def test_an_unknown_suite_is_a_clear_error_in_one_line(cluster):
     ex = RayExecutor("no-such-suite", workers=1)
     try:
-        with pytest.raises(ExecutorError, match="cannot load suite 'no-such-suite'"):
+        with pytest.raises(ExecutorError, match="cannot load suite 'no-such-suite'") as e:
             ex.describe(baselines=False)
     finally:
         ex.close()
+    assert "unknown suite 'no-such-suite'" in str(e.value)
+    assert "\n" not in str(e.value) and "Traceback" not in str(e.value) and not e.value.detail
+
+
+def test_more_actors_than_the_cluster_has_cpus_is_refused_before_any_starts(cluster):
+    with pytest.raises(ExecutorError, match=r"executor.workers = 5, but the Ray cluster has 2 "
+                                            r"CPU\(s\): use at most 2"):
+        RayExecutor("numpy", workers=5)
 
 
 def test_actors_that_cannot_be_placed_are_a_clear_error_not_a_hang(cluster):
