@@ -117,35 +117,27 @@ class Watcher:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evosearch import config as config_module
-    from evosearch.backends import ExecutorError
-    from evosearch.run.checkpoint import CheckpointError
-    from programs import ProgramError
-    from proxy_tasks.suites import SuiteError, get_suite
+    from evosearch.commands import CommandError
+    from proxy_tasks.suites import get_suite
 
     if args.seeds < 1:
-        raise config_module.ConfigError("--seeds must be at least 1")
-    if args.max_minutes <= 0 or args.max_evaluations < 1:
-        raise config_module.ConfigError("--max-minutes and --max-evaluations must be positive")
+        raise CommandError("--seeds must be at least 1")
+    if args.seed < 0:
+        raise CommandError("--seed must be >= 0")
+    if not args.max_minutes > 0 or args.max_evaluations < 1:
+        raise CommandError("--max-minutes and --max-evaluations must be positive")
+    if args.resume and not args.out:
+        raise CommandError("--resume needs --out DIR (the identification to continue)")
     suite_ref = "identify:" + args.target
-    try:
-        suite = get_suite(suite_ref)  # the target is checked here, before anything is written
-    except SuiteError as e:
-        print(f"evosearch identify: error: {e}", file=sys.stderr)
-        return 2
+    suite = get_suite(suite_ref)  # the target is checked here, before anything is written
     out = Path(args.out) if args.out else Path("runs") / time.strftime("identify-%Y%m%d-%H%M%S")
-    seeds = [args.seed + k for k in range(args.seeds)]
     results = []
-    try:
-        for seed in seeds:
-            folder = out if args.seeds == 1 else out / f"seed{seed}"
-            result = _identify_one(args, suite, suite_ref, seed, folder)
-            results.append(result)
-            if result is None:
-                return 130
-    except (config_module.ConfigError, CheckpointError, ProgramError, ExecutorError) as e:
-        print(f"evosearch identify: error: {e}", file=sys.stderr)
-        return 2
+    for seed in range(args.seed, args.seed + args.seeds):
+        folder = out if args.seeds == 1 else out / f"seed{seed}"
+        result = _identify_one(args, suite, suite_ref, seed, folder)
+        if result is None:
+            return 130
+        results.append(result)
     if len(results) > 1:
         _write_summary(out, args.target, results)
     return 0

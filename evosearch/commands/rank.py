@@ -50,7 +50,9 @@ def _policy(text: str):
     try:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise SystemExit(
+        from evosearch.commands import CommandError
+
+        raise CommandError(
             f"--lrs: expected 'grid', 'coarse-to-fine' or numbers, got {text!r}") from None
 
 
@@ -61,6 +63,8 @@ def _suite_stage(suite: str, stage: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from evosearch.cli import error_message
+    from evosearch.commands import CommandError
     from programs import ProgramError
     from proxy_tasks import get_task, task_names
     from proxy_tasks.rank import load_programs, rank
@@ -93,9 +97,8 @@ def run(args: argparse.Namespace) -> int:
                       first_seed=args.first_seed,
                       progress=lambda line: print(line, file=sys.stderr, flush=True))
     except (KeyError, ValueError, FileNotFoundError, ProgramError) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"evosearch rank: {message}", file=sys.stderr)
-        return 2
+        # Unknown tasks, suites, stages and programs: one line (evosearch.cli prints it).
+        raise CommandError(error_message(e)) from None
     print(result.table())
     if args.json:
         path = Path(args.json)

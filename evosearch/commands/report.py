@@ -9,7 +9,6 @@ meta-validation, and the lineage of the best (text; the graph goes to ``lineage.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -35,12 +34,10 @@ def run(args: argparse.Namespace) -> int:
         checkpoint.require(data, path, "config", "search")
         config = config_module.from_dict(data["config"], f"{path} config")
         engine = Evolution.from_json(config, data["search"])
-    except (CheckpointError, config_module.ConfigError) as e:
-        print(f"evosearch report: error: {e}", file=sys.stderr)
-        return 2
+    except (CheckpointError, config_module.ConfigError):
+        raise  # as it is (a ConfigError is a ValueError, not a malformed state)
     except (KeyError, ValueError, TypeError) as e:
-        print(f"evosearch report: error: {path}: malformed search state ({e})", file=sys.stderr)
-        return 2
+        raise CheckpointError(f"{path}: malformed search state ({e})") from None
     records, events = read_log(run_dir / "log.jsonl") if (run_dir / "log.jsonl").exists() else (
         [], [])
     print(report_text(engine, events, args.top, lineage=not args.no_lineage))

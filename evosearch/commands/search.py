@@ -22,8 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the search saved in --out")
     parser.add_argument("--seed", type=int, help="random seed (same as --set search.seed=N)")
-    parser.add_argument("--backend", choices=("local", "inprocess", "ray"),
-                        help="where evaluations run (same as --set executor.backend=NAME)")
+    from evosearch.backends import BACKENDS  # the table only: no numpy, jax or ray
+
+    parser.add_argument("--backend", choices=tuple(BACKENDS),
+                        help="where evaluations run (same as --set executor.backend=NAME): "
+                             + "; ".join(f"{name}: {b.doc}" for name, b in BACKENDS.items()))
     parser.add_argument("--address", metavar="auto|HOST:PORT",
                         help="with --backend ray: join a running Ray cluster ('auto': the one "
                              "started here with `ray start`); default: start Ray for this search")
@@ -54,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides.append(f"search.seed={args.seed}")
     if args.address is not None and args.backend not in (None, "ray"):
-        print(f"evosearch search: error: --address is for --backend ray, not {args.backend}",
-              file=sys.stderr)
-        return 2
+        from evosearch.commands import CommandError
+
+        raise CommandError(f"--address is for --backend ray, not {args.backend}")
     if args.backend is not None or args.address is not None:
         overrides.append(f"executor.backend={args.backend or 'ray'}")
     if args.address is not None:
@@ -85,9 +88,8 @@ def run(args: argparse.Namespace) -> int:
         runner = Runner(config, out, resume=args.resume, progress=progress, restart=args.restart)
         print(f"evosearch: writing to {out}", file=sys.stderr)
         outcome = runner.run()
-    except (config_module.ConfigError, CheckpointError, ProgramError, ExecutorError) as e:
-        print(f"evosearch search: error: {e}", file=sys.stderr)
-        return 2
+    except (config_module.ConfigError, CheckpointError, ProgramError, ExecutorError):
+        raise  # one line on stderr, exit status 2: evosearch.cli prints it
     _summary(outcome)
     return 0 if outcome.status == "finished" else 130
 

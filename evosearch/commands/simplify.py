@@ -36,12 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _stage(suite_name: str, stage: str):
+    from evosearch.cli import error_message
+    from evosearch.commands import CommandError
     from proxy_tasks.suites import SuiteError, suite_spec
 
     try:
         return suite_spec(suite_name).stage(stage)
     except (SuiteError, KeyError) as e:
-        raise SystemExit(f"error: {e.args[0]}") from None
+        raise CommandError(error_message(e)) from None
 
 
 def make_scorer(tasks: list[tuple[str, float]], seeds: tuple[int, ...], lrs):
@@ -68,15 +70,12 @@ def make_scorer(tasks: list[tuple[str, float]], seeds: tuple[int, ...], lrs):
 
 
 def run(args: argparse.Namespace) -> int:
+    from evosearch.commands import CommandError
     from evosearch.commands.inspect import load
-    from programs import ProgramError, format
+    from programs import format
     from proxy_tasks.ablation import empirical_simplify
 
-    try:
-        program, label = load(args.file)
-    except (ProgramError, OSError, LookupError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    program, label = load(args.file)
     stage = _stage(args.suite, args.stage)
     if args.tasks:
         from proxy_tasks import task_names
@@ -84,15 +83,13 @@ def run(args: argparse.Namespace) -> int:
         names = [t.strip() for t in args.tasks.split(",") if t.strip()]
         unknown = [t for t in names if t not in task_names()]
         if unknown:
-            print(f"error: unknown task(s) {', '.join(unknown)}; known: "
-                  f"{', '.join(task_names())}", file=sys.stderr)
-            return 2
+            raise CommandError(f"unknown task(s) {', '.join(unknown)}; known: "
+                               f"{', '.join(task_names())}")
         tasks = [(t, 1.0) for t in names]
     else:
         tasks = list(stage.tasks)
     if args.seeds < 2:
-        print("error: --seeds must be at least 2 for a paired test", file=sys.stderr)
-        return 2
+        raise CommandError("--seeds must be at least 2 for a paired test")
     seeds = tuple(range(args.seeds))
     print(f"simplifying {label} ({len(program)} statements) on "
           f"{', '.join(t for t, _ in tasks)} with {len(seeds)} paired seeds", file=sys.stderr)

@@ -32,13 +32,20 @@ from typing import Any
 import networkx as nx
 
 from evosearch import config as config_module
-from evosearch.backends import Executor, ExecutorError, SuiteInfo, make_executor
+from evosearch.backends import (
+    Executor,
+    ExecutorError,
+    SuiteInfo,
+    check_executor,
+    make_executor,
+)
 from evosearch.config import Config
 from evosearch.engine.evolution import Evolution
 from evosearch.run import checkpoint
 from evosearch.run.checkpoint import CheckpointError
 from evosearch.run.progress import JsonLog, ProgressLine, batch_record, truncate_log
-from programs import Program, library
+from programs import Program, ProgramError, library
+from proxy_tasks.suites import SuiteRef, check_program, check_reference
 
 CHECKPOINT = "checkpoint.json"
 LOG = "log.jsonl"
@@ -47,12 +54,20 @@ RECOGNITION_INTERVAL = 20.0
 """Seconds between two recognitions of the best program for the progress line."""
 
 
-def load_warm_start(spec: str) -> Program:
-    """A library program by name, or a program file by path (errors name file and line)."""
+def load_warm_start(spec: str, suite: SuiteRef | None = None) -> Program:
+    """A library program by name, or a program file by path (errors name file and line),
+    checked against what ``suite`` can evaluate: a warm start it never could would make every
+    child fail, so it is refused before anything starts."""
     try:
-        return library.resolve(spec)
+        program = library.resolve(spec)
     except LookupError as e:
         raise config_module.ConfigError(f"search.warm_start: {e.args[0]}") from None
+    if suite is not None:
+        try:
+            check_program(suite, program)
+        except ProgramError as e:
+            raise config_module.ConfigError(f"search.warm_start {spec!r}: {e}") from None
+    return program
 
 
 def resume_config(saved: Config, requested: Config | None) -> Config:
@@ -138,6 +153,7 @@ class Runner:
             except config_module.ConfigError as e:
                 raise CheckpointError(f"incompatible checkpoint: {e}") from None
             self.config = resume_config(saved, config)
+            check_reference(self.config.search.suite, "search.suite")  # before any worker
             try:
                 self.engine = Evolution.from_json(self.config, data["search"])
             except (KeyError, ValueError, TypeError, IndexError) as e:
@@ -155,8 +171,11 @@ class Runner:
                     f"{self.out} already holds a search (checkpoint.json): resume it with "
                     "--resume, or choose another --out"
                 )
-            self.warm_start = load_warm_start(config.search.warm_start)
+            check_reference(config.search.suite, "search.suite")  # before any worker
+            self.warm_start = load_warm_start(config.search.warm_start, config.search.suite)
             self.run_info = {"sessions": 0}
+        if executor is None:
+            check_executor(self.config.executor)  # before any worker or run folder exists
         self.progress = progress or ProgressLine(self.config.progress.interval_seconds)
         self.executor = executor
         self.evaluated = 0
@@ -168,7 +187,6 @@ class Runner:
     # --- the loop --------------------------------------------------------------------------------
 
     def run(self) -> RunOutcome:
-        self.out.mkdir(parents=True, exist_ok=True)
         if self.engine is not None:
             self.engine.resume_budget()
             if self.engine.done:
@@ -180,6 +198,8 @@ class Runner:
         executor = self.executor or make_executor(self.config.executor, self.config.search.suite)
         try:
             return self._run(executor)
+        except ExecutorError as e:
+            raise self._logged(e) from None
         finally:
             executor.close()
             self.progress.close()
@@ -190,6 +210,7 @@ class Runner:
             baselines: list[float | None] = [s.fitness for s in info.baselines]
             baselines += [None] * (len(info.stage_names) - len(baselines))
             self.engine = Evolution(self.config, info.stage_names, baselines, self.warm_start)
+            self.out.mkdir(parents=True, exist_ok=True)  # once the evaluators work
             checkpoint.write_atomic(
                 self.out / "config.json", json.dumps(config_module.to_dict(self.config), indent=2)
             )
@@ -274,6 +295,17 @@ class Runner:
         self.log.close()
         return RunOutcome(status, self.out, engine, info)
 
+    def _logged(self, error: ExecutorError) -> ExecutorError:
+        """An evaluator's bug (an error with a traceback): the traceback goes to the run's log,
+        the user gets one line that says where it is."""
+        if not error.detail:
+            return error
+        self.out.mkdir(parents=True, exist_ok=True)
+        log = JsonLog(self.out / LOG)
+        log.write({"event": "executor_error", "message": str(error), "traceback": error.detail})
+        log.close()
+        return ExecutorError(f"{error} (traceback in {self.out / LOG})")
+
     def _describe_start(self, info: SuiteInfo, executor: Executor) -> str:
         engine = self.engine
         assert engine is not None
@@ -331,7 +363,7 @@ class Runner:
 
         self.last_recognition = now
         self.labelled = engine.best_id
-        self.progress.best_label = recognize(engine.program(engine.best_id))
+        self.progress.best_label = recognize(engine.program(engine.best_id)) or "unrecognized"
 
     def _report_executor_events(self, executor: Executor, engine: Evolution) -> None:
         for event in executor.events:

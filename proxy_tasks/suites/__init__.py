@@ -26,6 +26,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from programs import Program
 from proxy_tasks.suites.base import (
     WORST_FITNESS,
     Score,
@@ -54,6 +55,15 @@ def _identification(argument: str) -> Suite:
     return IdentificationSuite(argument)
 
 
+def _identification_target(argument: str) -> None:
+    from proxy_tasks.identification.spec import TargetError, check_target_text  # no jax
+
+    try:
+        check_target_text(argument)
+    except TargetError as e:
+        raise SuiteError(str(e)) from None
+
+
 @dataclass(frozen=True)
 class SuiteKind:
     """A suite that is not a table of tasks: how it is written, made and explained."""
@@ -62,6 +72,8 @@ class SuiteKind:
     make: Callable[[str], Suite]
     about: str
     takes_argument: bool
+    check: Callable[[str], None] | None = None
+    """Checks the argument without building the suite (cheap, no jax); raises SuiteError."""
 
 
 SUITE_KINDS: dict[str, SuiteKind] = {
@@ -71,7 +83,8 @@ SUITE_KINDS: dict[str, SuiteKind] = {
     "identify": SuiteKind(
         "identify:<target>", _identification,
         "distance of a program's updates to a target optimizer's (optax:NAME(...), "
-        "torch:NAME(...), a program, a .npz trace) on probe streams: identification", True),
+        "torch:NAME(...), a program, a .npz trace) on probe streams: identification", True,
+        _identification_target),
 }
 """The one table of suite kinds besides training suites: adding a kind is one entry here."""
 
@@ -124,12 +137,32 @@ def check_reference(ref: SuiteRef, source: str = "suite") -> SuiteRef:
                              f"; kinds with an argument: {', '.join(takes)}")
         if not argument:
             raise SuiteError(f"{source}: {kind_name}: needs an argument ({kind.usage})")
+        if kind.check is not None:
+            try:
+                kind.check(argument)
+            except SuiteError as e:
+                raise SuiteError(f"{source}: {e}") from None
         return ref
     if ref in builtin_specs() or (ref in SUITE_KINDS and not SUITE_KINDS[ref].takes_argument):
         return ref
     options = [*builtin_specs(), *SUITE_KINDS]
     raise SuiteError(f"{source}: unknown suite {ref!r}{_hint(ref, options)}; known: "
                      f"{', '.join(suite_names())}")
+
+
+def check_program(ref: SuiteRef, program: Program) -> None:
+    """Raise :class:`programs.ProgramError` if suite ``ref`` can never evaluate ``program``
+    (imports no jax): a training suite runs programs in an interpreter of bounded size
+    (:data:`proxy_tasks.encoding.CAPACITIES`; the error names the limits); the kinds of
+    :data:`SUITE_KINDS` run the reference step on numpy, which has no bound. A search checks
+    its warm start with this before it starts, since every child of a program too large
+    would fail too."""
+    ref = check_reference(ref)
+    if isinstance(ref, str) and ref.partition(":")[0] in SUITE_KINDS:
+        return
+    from proxy_tasks.encoding import encode
+
+    encode(program).capacity()
 
 
 def reference_name(ref: SuiteRef) -> str:
@@ -179,6 +212,7 @@ __all__ = [
     "SuiteSpec",
     "TrainingSuite",
     "builtin_specs",
+    "check_program",
     "check_reference",
     "check_request",
     "failed_score",
