@@ -164,13 +164,17 @@ def _identify_one(args: argparse.Namespace, suite: Any, suite_ref: str, seed: in
     from evosearch.run.progress import ProgressLine
     from evosearch.run.runner import Runner
 
-    config = None if args.resume else _config(args, suite_ref, seed)
+    done = folder / "result.json"
+    if args.resume and done.exists():  # this seed finished before the interruption
+        return json.loads(done.read_text(encoding="utf-8"))
+    resume = args.resume and (folder / "checkpoint.json").exists()
+    config = None if resume else _config(args, suite_ref, seed)
     watcher = Watcher(suite)
     progress = ProgressLine(1.0, enabled=not args.quiet)
     print(f"evosearch identify: {args.target}, seed {seed}, writing to {folder}",
           file=sys.stderr)
     started = time.monotonic()
-    runner = Runner(config, folder, resume=args.resume, progress=progress, watch=watcher)
+    runner = Runner(config, folder, resume=resume, progress=progress, watch=watcher)
     outcome = runner.run()
     if outcome.status == "interrupted":
         print(f"interrupted; resume with: evosearch identify {args.target} --resume "
