@@ -49,6 +49,10 @@ class SearchSettings:
         "evaluation suite: a built-in suite name (default, diverse, roundtwo, smoke), 'numpy' "
         "(tiny), or 'identify:<target>' (identification: distance to a target optimizer)",
     )
+    task_files: tuple[str, ...] = _doc(
+        (), "Python files that register the user's own tasks (docs/own-task.md); their text "
+        "travels to every evaluator and the checkpoint keeps their hashes"
+    )
     warm_start: str = _doc("adamw", "initial program: a library name or a path to a .prog file")
     seed: int = _doc(0, "seed of every random choice; same seed, same trajectory")
     max_evaluations: int = _doc(20000, "stop creating children after this many trainings")
@@ -237,10 +241,25 @@ class ProgressSettings:
 
 
 @dataclass(frozen=True)
+class SuiteTable:
+    """A ``[suite]`` table: a training suite of the user's own, written in the config (stages of
+    tasks with weights, seeds and an lr policy; :mod:`proxy_tasks.suites.trained` has the
+    form). Held as canonical JSON so that the config stays hashable data; empty when the
+    search uses ``search.suite``."""
+
+    json: str = ""
+
+    @property
+    def table(self) -> dict[str, Any] | None:
+        return json.loads(self.json) if self.json else None
+
+
+@dataclass(frozen=True)
 class Config:
     """Every setting of a search."""
 
     search: SearchSettings = field(default_factory=SearchSettings)
+    suite: SuiteTable = field(default_factory=SuiteTable)
     evolution: EvolutionSettings = field(default_factory=EvolutionSettings)
     mutation: MutationSettings = field(default_factory=MutationSettings)
     funnel: FunnelSettings = field(default_factory=FunnelSettings)
@@ -289,6 +308,8 @@ def _validate(c: Config) -> None:
         if not ok:
             raise ConfigError(f"{key}: {what}")
 
+    need(not c.suite.json or c.search.suite == SearchSettings.suite, "search.suite",
+         "give either search.suite or a [suite] table, not both")
     for key, value in _numbers(dataclasses.asdict(c)):
         need(math.isfinite(value), key,
              f"must be finite, got {value} (checkpoints and logs are strict JSON)")
@@ -358,8 +379,37 @@ def _validate(c: Config) -> None:
 
 
 def to_dict(config: Config) -> dict[str, Any]:
-    """Plain data (for the checkpoint and the log); ``from_dict(to_dict(c)) == c``."""
-    return _jsonable(dataclasses.asdict(config))
+    """Plain data (for the checkpoint and the log); ``from_dict(to_dict(c)) == c``. A
+    ``[suite]`` table appears as the table itself, absent when there is none."""
+    data = _jsonable(dataclasses.asdict(config))
+    table = config.suite.table
+    if table is None:
+        del data["suite"]
+    else:
+        data["suite"] = table
+    return data
+
+
+def suite_reference(config: Config) -> Any:
+    """What the search evaluates: the ``[suite]`` table if the config has one, else
+    ``search.suite`` (without task files: the runner adds those, see
+    :func:`proxy_tasks.task_files.bundle`)."""
+    table = config.suite.table
+    return config.search.suite if table is None else table
+
+
+def _suite_table(data: Any, source: str) -> SuiteTable:
+    """A ``[suite]`` table, checked (:func:`proxy_tasks.suites.check_reference`; no jax) and
+    held in canonical form."""
+    from proxy_tasks.suites import SuiteError, check_reference
+
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: [suite] must be a table, got {type(data).__name__}")
+    try:
+        table = check_reference(data, f"{source} [suite]")
+    except SuiteError as e:
+        raise ConfigError(str(e)) from None
+    return SuiteTable(json.dumps(table, sort_keys=True))
 
 
 def _jsonable(value: Any) -> Any:
@@ -389,7 +439,9 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
         if key not in fields:
             raise ConfigError(f"{source}: unknown key {prefix + key!r}{_suggest(key, fields)}")
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if hint is SuiteTable:
+            values[key] = _suite_table(raw, source)
+        elif dataclasses.is_dataclass(hint):
             values[key] = _build(hint, raw, source, f"{prefix}{key}.")
         else:
             values[key] = _coerce(raw, hint, source, prefix + key)
@@ -507,9 +559,9 @@ def differences(a: Config, b: Config) -> list[str]:
     out: list[str] = []
 
     def walk(x: Any, y: Any, prefix: str) -> None:
-        if isinstance(x, dict):
-            for k in x:
-                walk(x[k], y[k], f"{prefix}{k}.")
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in dict.fromkeys([*x, *y]):
+                walk(x.get(k), y.get(k), f"{prefix}{k}.")
         elif x != y:
             out.append(prefix.rstrip("."))
 
@@ -524,6 +576,8 @@ def documented_fields(cls: type = Config, prefix: str = "") -> list[tuple[str, A
     instance = cls()
     for f in dataclasses.fields(cls):
         value = getattr(instance, f.name)
+        if hints[f.name] is SuiteTable:  # a table of the user's own, no defaults to list
+            continue
         if dataclasses.is_dataclass(hints[f.name]):
             rows += documented_fields(hints[f.name], f"{prefix}{f.name}.")
         else:
@@ -538,6 +592,7 @@ DEFAULT_TOML_HEADER = """\
 # `evosearch search` with no arguments runs exactly this; copy the file to change it.
 # Reference: evosearch/config.py (a test keeps this file and those defaults equal).
 # Override any key from the command line: --set evolution.population=64
+# A suite of your own tasks goes in a [suite] table instead of search.suite (docs/own-task.md).
 """
 _TOML_WIDTH = 98
 _TOML_COMMENT_COLUMN = 28
@@ -557,6 +612,8 @@ def _toml_section(cls: type, prefix: str, out: list[str]) -> None:
     instance = cls()
     nested = []
     for f in dataclasses.fields(cls):
+        if hints[f.name] is SuiteTable:  # documented in the header: it has no defaults
+            continue
         if dataclasses.is_dataclass(hints[f.name]):
             nested.append((f.name, hints[f.name]))
             continue

@@ -29,7 +29,7 @@ def _error(capsys, argv: list[str], status: int = 2) -> str:
 
 @pytest.mark.parametrize("suite, says", [
     ("defualt", "search.suite: unknown suite 'defualt' (did you mean 'default'?)"),
-    ("imitate:lino", "search.suite: imitation target: unknown program 'lino'"),
+    ("identify:lino", "search.suite: target 'lino': unknown program 'lino'"),
 ])
 def test_an_unknown_suite_is_one_line_and_leaves_no_run_folder(tmp_path, capsys, suite, says):
     out = tmp_path / "run"

@@ -63,7 +63,7 @@ class ExecutorError(RuntimeError):
 
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (SuiteError, ProgramError, KeyError, ValueError)
 """What an evaluator raises for bad input while it loads a suite: an unknown suite or task, a
-bad imitation target, a malformed table. Their messages say what is wrong."""
+bad identification target, a malformed table. Their messages say what is wrong."""
 
 
 def failure_report(error: BaseException) -> tuple[str, str]:

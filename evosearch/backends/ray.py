@@ -56,7 +56,7 @@ from proxy_tasks.threads import single_thread_env
 class Evaluator:
     """The actor: loads the suite once, then scores batches of program texts.
 
-    A suite that cannot load (an unknown task, a bad imitation target) does not fail the
+    A suite that cannot load (an unknown task, a bad identification target) does not fail the
     actor's creation, whose error Ray wraps in its own traceback: :meth:`ready` reports it as
     data, one line (and the traceback where it is a bug), as a local worker does."""
 

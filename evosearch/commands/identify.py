@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evosearch.commands import add_task_file_argument
+
 FINISH_BELOW = 0.35
 """A best program is finished during the search once its fitness (at its highest stage) is
 below this: AdamW, the warm start, sits at 0.4-0.7 against most targets; programs of the
@@ -75,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the searches saved in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
+    add_task_file_argument(parser)
 
 
 @dataclass

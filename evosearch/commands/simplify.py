@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from evosearch.commands import add_task_file_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="a program file, or the name of a library program")
@@ -33,15 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip programs.simplify (dead code is still removed)")
     parser.add_argument("-o", "--output", help="write the shortest program here")
     parser.add_argument("--json", help="write every step (program, fitness, p-value) as JSON")
+    add_task_file_argument(parser)
 
 
 def _stage(suite_name: str, stage: str):
     from evosearch.cli import error_message
     from evosearch.commands import CommandError
-    from proxy_tasks.suites import SuiteError, suite_spec
+    from proxy_tasks.suites import SuiteError, load_spec
 
     try:
-        return suite_spec(suite_name).stage(stage)
+        return load_spec(suite_name).stage(stage)
     except (SuiteError, KeyError) as e:
         raise CommandError(error_message(e)) from None
 
@@ -70,11 +73,12 @@ def make_scorer(tasks: list[tuple[str, float]], seeds: tuple[int, ...], lrs):
 
 
 def run(args: argparse.Namespace) -> int:
-    from evosearch.commands import CommandError
+    from evosearch.commands import CommandError, load_task_files
     from evosearch.commands.inspect import load
     from programs import format
     from proxy_tasks.ablation import empirical_simplify
 
+    load_task_files(args.task_files)
     program, label = load(args.file)
     stage = _stage(args.suite, args.stage)
     if args.tasks:
