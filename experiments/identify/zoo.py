@@ -99,9 +99,9 @@ below this: 1 % of the target's weighted squared update."""
 QUICK = ("optax:lion", "optax:sgd(momentum=0.9)", "optax:adam")
 
 
-def run_seed(target: str, seed: int, minutes: float, out: Path) -> dict:
+def run_seed(target: str, seed: int, minutes: float, runs: Path) -> dict:
     """One ``evosearch identify`` run in its own process; its result.json."""
-    folder = out / "runs" / _slug(target) / f"seed{seed}"
+    folder = runs / _slug(target) / f"seed{seed}"
     result_path = folder / "result.json"
     if result_path.exists():  # a finished seed is not run again (the benchmark resumes)
         return json.loads(result_path.read_text())
@@ -174,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help=f"{', '.join(QUICK)}; 1 seed, 1 minute each")
     parser.add_argument("--out", default=str(HERE / "results"), help="results folder")
+    parser.add_argument("--runs", default="runs/identify-zoo",
+                        help="where each seed's run folder goes (a finished seed is not run "
+                             "again: the benchmark resumes)")
     args = parser.parse_args(argv)
     entries = list(ZOO)
     if args.quick:
@@ -192,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict[str, list[dict]] = {e.target: [] for e in entries}
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-        futures = {pool.submit(run_seed, e.target, seed, args.minutes, out): (e, seed)
+        futures = {pool.submit(run_seed, e.target, seed, args.minutes, Path(args.runs)): (e, seed)
                    for e, seed in jobs}
         for done, future in enumerate(futures, 1):
             entry, seed = futures[future]
