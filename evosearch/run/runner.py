@@ -16,14 +16,37 @@ A run directory holds ``checkpoint.json`` (the whole state), ``log.jsonl`` (a li
 per event), ``config.json``, and, refreshed at each checkpoint, ``best.prog``, ``lineage.txt``,
 ``lineage.graphml`` and ``hall_of_fame.txt``; at the end ``summary.json`` with the
 meta-validation.
+
+What a run folder may hold, so that nothing a user has is lost and no two runs mix:
+
+* A new search writes its first checkpoint as soon as the workers have described the suite
+  (before any batch), so a search killed at any later moment can be resumed. It starts in a
+  folder that does not exist, is empty, or holds none of the files above (a ``RESTART`` file
+  or files of the user's own are fine). A folder with ``checkpoint.json`` is resumed with
+  ``--resume``, never overwritten; a folder with other run files but no checkpoint (a search
+  from before first checkpoints were written at start, or files copied there) is refused with
+  a message saying to choose another ``--out`` or move those files away: nothing is deleted
+  and nothing appended to another run's log.
+* ``--resume`` checks the whole checkpoint (:meth:`Evolution.from_json`), its run section and
+  the log against it before it writes anything in the folder: a checkpoint that fails any
+  check is refused with one line naming the file and the field, and the folder is left
+  byte-identical. A read-only ``checkpoint.json`` is refused too (the user does not want it
+  replaced). Once accepted: temporary files of writes cut short by a kill are removed, log
+  lines written after the checkpoint are dropped (the resumed search writes them again,
+  identically), and ``config.json`` is written again.
+* Files are created with the mode the umask gives and keep their mode when replaced.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import signal
+import stat
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,15 +56,28 @@ import networkx as nx
 from evosearch import config as config_module
 from evosearch.backends import Executor, ExecutorError, SuiteInfo, make_executor
 from evosearch.config import Config
+from evosearch.engine import schema
 from evosearch.engine.evolution import Evolution
 from evosearch.run import checkpoint
 from evosearch.run.checkpoint import CheckpointError
-from evosearch.run.progress import JsonLog, ProgressLine, batch_record, truncate_log
+from evosearch.run.progress import (
+    JsonLog,
+    LogMismatch,
+    ProgressLine,
+    batch_record,
+    plan_truncation,
+    truncate_log,
+)
 from programs import Program, library
 
 CHECKPOINT = "checkpoint.json"
 LOG = "log.jsonl"
+CONFIG = "config.json"
 RESTART_FILE = "RESTART"
+ARTIFACTS = ("best.prog", "lineage.txt", "lineage.graphml", "hall_of_fame.txt", "summary.json")
+RUN_FILES = frozenset({CHECKPOINT, LOG, CONFIG, *ARTIFACTS})
+"""The files a search writes in its folder (see the module docstring)."""
+CHECKPOINT_SECTIONS = ("format", "version", "config", "search", "run")
 RECOGNITION_INTERVAL = 20.0
 """Seconds between two recognitions of the best program for the progress line."""
 
@@ -69,6 +105,10 @@ def resume_config(saved: Config, requested: Config | None) -> Config:
             + f" (changeable on resume: {', '.join(sorted(config_module.RESUMABLE))})"
         )
     return requested
+
+
+class RunFolderError(CheckpointError):
+    """A run folder that cannot be used as asked (in the way, unwritable, another run's)."""
 
 
 class _StopFlag:
@@ -104,7 +144,8 @@ class RunOutcome:
 
 class Runner:
     """One search in one run directory. ``executor`` defaults to the one the config names;
-    ``config`` may be None when resuming (the checkpoint's settings are used)."""
+    ``config`` may be None when resuming (the checkpoint's settings are used), or
+    ``requested`` may make the settings from the saved ones (``--set`` on resume)."""
 
     def __init__(
         self,
@@ -115,37 +156,21 @@ class Runner:
         executor: Executor | None = None,
         progress: ProgressLine | None = None,
         restart: str | None = None,
+        requested: Callable[[Config], Config] | None = None,
     ) -> None:
         self.out = Path(out)
         self.resume = resume
         self.restart_request = restart
         self.engine: Evolution | None = None
+        self.log_drops = 0  # lines the resumed log loses (written after the checkpoint)
         if resume:
-            data = checkpoint.load(self.out / CHECKPOINT)
-            checkpoint.require(data, self.out / CHECKPOINT, "config", "search")
-            try:
-                saved = config_module.from_dict(data["config"], f"{self.out / CHECKPOINT} config")
-            except config_module.ConfigError as e:
-                raise CheckpointError(f"incompatible checkpoint: {e}") from None
-            self.config = resume_config(saved, config)
-            try:
-                self.engine = Evolution.from_json(self.config, data["search"])
-            except (KeyError, ValueError, TypeError, IndexError) as e:
-                raise CheckpointError(
-                    f"{self.out / CHECKPOINT}: malformed search state ({type(e).__name__}: {e}); "
-                    "it is left untouched"
-                ) from None
-            self.run_info = data.get("run", {})
+            self._load(config, requested)
         else:
             if config is None:
                 raise config_module.ConfigError("a new search needs a config")
             self.config = config
-            if (self.out / CHECKPOINT).exists():
-                raise CheckpointError(
-                    f"{self.out} already holds a search (checkpoint.json): resume it with "
-                    "--resume, or choose another --out"
-                )
             self.warm_start = load_warm_start(config.search.warm_start)
+            self._prepare_new_folder()
             self.run_info = {"sessions": 0}
         self.progress = progress or ProgressLine(self.config.progress.interval_seconds)
         self.executor = executor
@@ -155,14 +180,102 @@ class Runner:
         self.labelled: int | None = None  # the record the progress line names
         self.last_recognition = -RECOGNITION_INTERVAL
 
+    # --- the run folder --------------------------------------------------------------------------
+
+    def _load(self, config: Config | None,
+              requested: Callable[[Config], Config] | None) -> None:
+        """Read and check everything a resume trusts; write nothing (see the module
+        docstring). Every refusal is one :class:`CheckpointError` line. The settings are the
+        saved ones, or ``config``, or ``requested(saved)``; see :func:`resume_config`."""
+        path = self.out / CHECKPOINT
+        if not self.out.is_dir():
+            what = "not a folder" if self.out.exists() else "no such folder"
+            raise RunFolderError(f"{self.out}: {what} (nothing to resume)")
+        if not path.exists():
+            raise CheckpointError(f"{path}: no checkpoint here (nothing to resume)")
+        data = checkpoint.load(path)
+        checkpoint.require(data, path, "config", "search", "run")
+        try:
+            schema.mapping(data, "", CHECKPOINT_SECTIONS)
+        except schema.StateError as e:
+            raise CheckpointError(f"{path}: {e}") from None
+        try:
+            saved = config_module.from_dict(data["config"], f"{path} config")
+        except config_module.ConfigError as e:
+            raise CheckpointError(f"incompatible checkpoint: {e}") from None
+        if requested is not None:
+            config = requested(saved)
+        self.config = resume_config(saved, config)
+        try:
+            self.engine = Evolution.from_json(self.config, data["search"], "search")
+            self.run_info = _run_info(data["run"], "run")
+        except schema.StateError as e:
+            raise CheckpointError(f"{path}: {e}") from None
+        try:
+            self.log_drops = plan_truncation(self.out / LOG, self.engine.counters.batches)
+        except LogMismatch as e:
+            raise CheckpointError(str(e)) from None
+        except OSError as e:
+            raise RunFolderError(f"{self.out / LOG}: cannot read it ({e.strerror})") from None
+        if not stat.S_IMODE(path.stat().st_mode) & stat.S_IWUSR:
+            raise RunFolderError(
+                f"{path}: read-only, so it is not replaced: make it writable (chmod u+w) to "
+                "resume the search, or copy the folder and resume the copy"
+            )
+        _require_writable(self.out)
+
+    def _prepare_new_folder(self) -> None:
+        """Create ``--out`` or check that a new search may use it (see the module docstring)."""
+        out = self.out
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise RunFolderError(f"{out}: a file is in the way (--out must be a folder)"
+                                 ) from None
+        except NotADirectoryError:
+            raise RunFolderError(f"{out}: cannot create it: part of the path is a file, not a "
+                                 "folder") from None
+        except OSError as e:
+            raise RunFolderError(f"{out}: cannot create it ({e.strerror})") from None
+        if (out / CHECKPOINT).exists():
+            raise RunFolderError(
+                f"{out} already holds a search (checkpoint.json): resume it with "
+                "--resume, or choose another --out"
+            )
+        present = sorted(name for name in RUN_FILES if (out / name).exists())
+        if present:
+            raise RunFolderError(
+                f"{out} holds files of another search ({', '.join(present)}) but no checkpoint "
+                "to resume: choose another --out, or move those files away to start a new "
+                "search there"
+            )
+        _require_writable(out)
+
+    def _tidy_folder(self) -> None:
+        """Once the state is accepted: remove temporary files of writes a kill cut short,
+        drop log lines written after the checkpoint, (re)write ``config.json``."""
+        removed = checkpoint.remove_stray_temporaries(self.out, set(RUN_FILES))
+        if removed:
+            self.progress.message(
+                f"removed {removed} temporary file(s) left by a write that was cut short")
+        if self.resume:
+            assert self.engine is not None
+            dropped = truncate_log(self.out / LOG, self.engine.counters.batches)
+            if dropped:
+                self.progress.message(
+                    f"log: dropped {dropped} line(s) written after the checkpoint")
+        checkpoint.write_atomic(
+            self.out / CONFIG, json.dumps(config_module.to_dict(self.config), indent=2)
+        )
+
     # --- the loop --------------------------------------------------------------------------------
 
     def run(self) -> RunOutcome:
-        self.out.mkdir(parents=True, exist_ok=True)
         if self.engine is not None:
             self.engine.resume_budget()
             if self.engine.done:
                 # A finished search and no more budget: nothing to evaluate, start no workers.
+                self._tidy_folder()
                 self.progress.message(f"{self.out}: the search is finished; raise "
                                       "search.max_evaluations (--set) to continue it")
                 info = SuiteInfo(self.config.search.suite, self.engine.stage_names)
@@ -175,14 +288,20 @@ class Runner:
             self.progress.close()
 
     def _run(self, executor: Executor) -> RunOutcome:
-        info = executor.describe(baselines=self.engine is None)
+        fresh = self.engine is None
+        self.progress.message(
+            f"evosearch: {executor.workers} worker(s) "
+            + ("load the suite and score the baseline (compiling each stage)..." if fresh
+               else "load the suite...")
+        )
+        info = executor.describe(baselines=fresh)
+        self.run_info["sessions"] = int(self.run_info.get("sessions", 0)) + 1
         if self.engine is None:
             baselines: list[float | None] = [s.fitness for s in info.baselines]
             baselines += [None] * (len(info.stage_names) - len(baselines))
             self.engine = Evolution(self.config, info.stage_names, baselines, self.warm_start)
-            checkpoint.write_atomic(
-                self.out / "config.json", json.dumps(config_module.to_dict(self.config), indent=2)
-            )
+            self._tidy_folder()
+            self._checkpoint(self.engine)  # from here on the search can be resumed
         else:
             if tuple(info.stage_names) != self.engine.stage_names:
                 raise CheckpointError(
@@ -190,14 +309,14 @@ class Runner:
                     f"{self.config.search.suite!r} now has stages {info.stage_names}, the "
                     f"checkpoint has {self.engine.stage_names}"
                 )
-            dropped = truncate_log(self.out / LOG, self.engine.counters.batches)
-            if dropped:
-                self.progress.message(f"log: dropped {dropped} lines written after the checkpoint")
+            self._tidy_folder()
         engine = self.engine
         self.best_seen = engine.best_id
-        self.run_info["sessions"] = int(self.run_info.get("sessions", 0)) + 1
         self.log = JsonLog(self.out / LOG)
         self.progress.message(f"evosearch: {self._describe_start(info, executor)}")
+        # Until the first batch comes back the rate says nothing: name the wait instead (each
+        # worker compiles a stage the first time it meets it, seconds to minutes).
+        self.progress.waiting = f"{executor.workers} worker(s) compiling the suite"
         started = time.monotonic()
         elapsed_before = engine.elapsed
         last_checkpoint_evals = engine.counters.evaluations
@@ -226,6 +345,7 @@ class Runner:
                         batch = engine.in_flight[0]
                         engine.consume(batch.id, buffer.pop(batch.id))
                         self.evaluated += len(batch.jobs)
+                        self.progress.waiting = ""
                         self._top_up(executor)
                         self._after_batch(engine)
                         evals, now = engine.counters.evaluations, time.monotonic()
@@ -361,6 +481,24 @@ class Runner:
         write_artifacts(engine, self.out, final=final)
 
 
+def _run_info(value: Any, path: str) -> dict[str, Any]:
+    """The checkpoint's ``run`` section: sessions, driver seconds, how the last one ended."""
+    info = schema.mapping(value, path, (), optional=("sessions", "driver_seconds", "status"))
+    if "sessions" in info:
+        schema.integer(info["sessions"], schema.join(path, "sessions"))
+    if "driver_seconds" in info:
+        schema.number(info["driver_seconds"], schema.join(path, "driver_seconds"), low=0)
+    if "status" in info:
+        schema.string(info["status"], schema.join(path, "status"))
+    return dict(info)
+
+
+def _require_writable(folder: Path) -> None:
+    """Refuse a folder the search could not write in, before any worker starts."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RunFolderError(f"{folder}: cannot write in this folder (permission denied)")
+
+
 def write_artifacts(engine: Evolution, out: Path, final: bool = False) -> None:
     """The files a user looks at while a search runs (and after)."""
     best = engine.best()
@@ -369,10 +507,9 @@ def write_artifacts(engine: Evolution, out: Path, final: bool = False) -> None:
     checkpoint.write_atomic(out / "best.prog", f"# record #{best.id}, {_where(engine, best)}\n"
                             + best.text)
     checkpoint.write_atomic(out / "lineage.txt", engine.lineage.story(best.id, engine.stage_names))
-    graph = engine.lineage.graph(best.id)
-    tmp = out / ".lineage.graphml.tmp"
-    nx.write_graphml(graph, tmp)
-    tmp.replace(out / "lineage.graphml")
+    graphml = io.BytesIO()
+    nx.write_graphml(engine.lineage.graph(best.id), graphml)
+    checkpoint.write_atomic(out / "lineage.graphml", graphml.getvalue().decode("utf-8"))
     rows = []
     for rank, rid in enumerate(engine.hall_of_fame, 1):
         r = engine.lineage[rid]
