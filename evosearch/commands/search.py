@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         runner = Runner(config, out, resume=args.resume, progress=progress, restart=args.restart,
                         requested=requested)
         progress.interval = runner.config.progress.interval_seconds
-        print(f"evosearch: writing to {out}", file=sys.stderr)
+        if not args.resume:  # a resume names its folder once its checkpoint is accepted
+            print(f"evosearch: writing to {out}", file=sys.stderr)
         outcome = runner.run()
     except (config_module.ConfigError, CheckpointError, ProgramError, ExecutorError) as e:
         print(f"evosearch search: error: {e}", file=sys.stderr)

@@ -737,6 +737,13 @@ class Evolution:
                     f"candidate #{cid} is already a record of the lineage")
             require(cand.parent is not None or cid in (self.initial_id, 0), at("candidates"),
                     f"candidate #{cid} has no parent, but only the warm start has none")
+            require(cand.parent is None or cand.parent < cid, at("candidates"),
+                    f"candidate #{cid} names parent #{cand.parent}: a parent is always older "
+                    "(smaller id) than its child")
+            unknown = [kind for kind in cand.kinds if kind not in self.outcomes]
+            require(not unknown, at("candidates"),
+                    f"candidate #{cid} names mutation kind {schema.show(unknown[:1])[1:-1]}, "
+                    "which this search does not count")
             for stage, score in enumerate(cand.scores):
                 require(self.cache.get(cand.fingerprint, stage) == score, at("cache"),
                         f"lacks the stage-{stage} score of candidate #{cid} (the cache was "

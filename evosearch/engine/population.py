@@ -114,6 +114,10 @@ class Population:
         population.capacity = capacity
         for i, island in enumerate(members):
             where = schema.join(at("islands"), i)
-            schema.sequence(island, where, max_length=capacity[i])
             population.islands[i] = deque(schema.each(island, where, schema.integer))
+        if not population.empty:  # filled at once, and every island stays full from then on
+            for i, island in enumerate(population.islands):
+                schema.require(len(island) == capacity[i], schema.join(at("islands"), i),
+                               f"holds {len(island)} members, but its capacity is "
+                               f"{capacity[i]} (islands are always full)")
         return population

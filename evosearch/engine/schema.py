@@ -20,6 +20,10 @@ T = TypeVar("T")
 SHOWN = 60
 """Characters of an offending value quoted in a message."""
 
+LARGEST = 2**53
+"""The default upper bound of a saved integer (ids, counters): far beyond any search, and the
+largest integer every JSON reader keeps exactly."""
+
 
 class StateError(ValueError):
     """Saved state that cannot be trusted: ``path`` is the field (``counters.batches``)."""
@@ -85,8 +89,8 @@ def sequence(value: Any, path: str, length: int | None = None,
     return value
 
 
-def integer(value: Any, path: str, low: int | None = 0, high: int | None = None) -> int:
-    """An integer (not a bool) in ``[low, high]``; ``low`` None: any integer."""
+def integer(value: Any, path: str, low: int | None = 0, high: int | None = LARGEST) -> int:
+    """An integer (not a bool) in ``[low, high]``; None: no bound on that side."""
     if isinstance(value, bool) or not isinstance(value, int):
         fail(path, f"must be an integer{_bounds(low, high)}, got {show(value)}")
     if (low is not None and value < low) or (high is not None and value > high):

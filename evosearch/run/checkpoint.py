@@ -54,20 +54,20 @@ class _Unreadable(ValueError):
 
 def _parse_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise _Unreadable(f"an integer of {len(text.lstrip('-'))} digits (at most "
-                          f"{MAX_INT_DIGITS} are expected)")
+        raise _Unreadable(f"an integer of {len(text.lstrip('-'))} digits, longer than any "
+                          f"a checkpoint holds ({MAX_INT_DIGITS})")
     return int(text)
 
 
 def _parse_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _Unreadable(f"a number too large for a float ({text[:20]}...)")
+        raise _Unreadable(f"a number too large for a float: {text[:20]}")
     return value
 
 
 def _parse_constant(name: str) -> float:
-    raise _Unreadable(f"{name}, which is not JSON (checkpoints hold finite numbers only)")
+    raise _Unreadable(f"{name}, which is not JSON: checkpoints hold finite numbers only")
 
 
 def parse_json(text: str) -> Any:
@@ -78,7 +78,7 @@ def parse_json(text: str) -> Any:
         return json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
                           parse_constant=_parse_constant)
     except RecursionError:
-        raise _Unreadable("nested too deeply (no checkpoint nests more than a few levels)"
+        raise _Unreadable("arrays or objects nested deeper than any checkpoint nests"
                           ) from None
 
 
@@ -202,8 +202,8 @@ def load(path: str | Path) -> dict[str, Any]:
             f"{e.msg}); it is left untouched"
         ) from None
     except ValueError as e:
-        raise CheckpointError(f"{path}: not a usable checkpoint ({e}); it is left untouched"
-                              ) from None
+        raise CheckpointError(f"{path}: not a usable checkpoint: it holds {e}; it is left "
+                              "untouched") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an evosearch checkpoint (no format {FORMAT!r})")
     version = data.get("version")

@@ -1,0 +1,152 @@
+"""Checkpoints edited by hand, by accident or by an attacker: every field of a real checkpoint
+is given wrong types, negative and huge numbers, emptied containers, duplicated items, and
+each mutant is resumed with ``evosearch search --resume``. Each must be refused with one line
+naming the file (exit 2, the folder byte-identical afterwards) or resume and finish normally;
+nothing may escape as a traceback."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evosearch import cli
+from evosearch.backends.local import InProcessExecutor
+from evosearch.config import Config, apply_overrides
+from evosearch.run.progress import ProgressLine, read_log
+from evosearch.run.runner import Runner
+
+SETTINGS = [
+    "search.suite=numpy", "search.max_evaluations=24", "search.hall_of_fame=4",
+    "search.meta_validate=2", "evolution.population=6", "evolution.tournament=2",
+    "executor.backend=inprocess", "executor.batch_size=3", "executor.in_flight=3",
+    "checkpoint.every_evaluations=1000", "restart.plateau=15", "progress.recognize=false",
+]
+
+
+class StopAfter(InProcessExecutor):
+    """The in-process executor, with a real Ctrl-C (SIGINT to this process) after ``batches``
+    batches: the runner checkpoints with batches in flight and children on their way."""
+
+    def __init__(self, batches: int) -> None:
+        super().__init__("numpy")
+        self.left = batches
+
+    def completed(self, timeout: float | None) -> list:
+        done = super().completed(timeout)
+        self.left -= len(done)
+        if done and self.left == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+        return done
+
+
+def interrupted_run(out: Path, batches: int, *overrides: str) -> Path:
+    config = apply_overrides(Config(), [*SETTINGS, *overrides])
+    outcome = Runner(config, out, executor=StopAfter(batches),
+                     progress=ProgressLine(enabled=False)).run()
+    assert outcome.status == "interrupted"
+    return out
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory) -> Path:
+    out = interrupted_run(tmp_path_factory.mktemp("fuzz") / "run", 6)
+    search = json.loads((out / "checkpoint.json").read_text())["search"]
+    # The fields worth fuzzing are all there.
+    assert search["in_flight"] and search["candidates"] and search["waiting"]
+    assert len(search["lineage"]) >= 3 and search["best_id"] is not None
+    return out
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (hashlib.sha256(p.read_bytes()).digest(), p.stat().st_mode)
+            for p in sorted(folder.iterdir())}
+
+
+# --- mutants ----------------------------------------------------------------------------------
+
+
+def paths(value: Any, path: tuple = ()) -> Iterator[tuple]:
+    """Every value's path, sampling the first and last item of each list and object (the
+    items between are checked by the same code)."""
+    yield path
+    if isinstance(value, dict):
+        keys = list(value)
+        if path[-1:] in (("entries",), ("outcomes",)):  # keyed by data, not field names
+            keys = sorted({keys[0], keys[-1]}) if keys else []
+        for key in keys:
+            yield from paths(value[key], (*path, key))
+    elif isinstance(value, list) and value:
+        for i in sorted({0, len(value) - 1}):
+            yield from paths(value[i], (*path, i))
+
+
+def replacements(value: Any) -> list[Any]:
+    """Values of the wrong type, out of range, emptied or duplicated, for one field."""
+    if isinstance(value, bool):
+        out: list[Any] = ["x", None, 0]
+    elif isinstance(value, int):
+        out = ["x", None, True, [], -1, 10**30, value + 1, 1.5]
+    elif isinstance(value, float):
+        out = ["x", None, True, -1.0, 1e300]
+    elif isinstance(value, str):
+        out = [None, [], "", 7, value + "x"]
+    elif isinstance(value, list):
+        out = ["x", None, {}, [], value[:-1], [*value, value[0]]] if value else ["x", {}, [1]]
+    elif isinstance(value, dict):
+        out = ["x", None, [], {}, dict(list(value.items())[:-1])]
+    else:  # null
+        out = ["x", True, 0, -1]
+    return [r for r in out if r != value or type(r) is not type(value)]
+
+
+def mutants(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for section in ("search", "run", "config"):
+        for path in paths(data[section], (section,)):
+            if section == "config" and len(path) > 1:
+                continue  # the config's own checks are tested with the config
+            parent = data
+            for key in path[:-1]:
+                parent = parent[key]
+            original = parent[path[-1]]
+            for value in replacements(original):
+                parent[path[-1]] = value
+                yield ".".join(map(str, path)) + f" = {json.dumps(value)[:30]}", copy.deepcopy(data)
+            parent[path[-1]] = original
+
+
+def test_every_mutated_checkpoint_is_refused_in_one_line_or_resumes(saved_run, tmp_path, capsys):
+    original = json.loads((saved_run / "checkpoint.json").read_text())
+    folder = tmp_path / "run"
+    refused = resumed = 0
+    for name, data in mutants(original):
+        if not folder.exists():
+            shutil.copytree(saved_run, folder)
+        (folder / "checkpoint.json").write_text(json.dumps(data))
+        before = snapshot(folder)
+        code = cli.main(["search", "--resume", "--out", str(folder), "--quiet",
+                         "--backend", "inprocess"])
+        out, err = capsys.readouterr()
+        if code == 2:
+            refused += 1
+            lines = err.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("evosearch search: error: "), (
+                name, err)
+            assert "checkpoint" in lines[0], (name, err)
+            assert snapshot(folder) == before, name
+        else:
+            resumed += 1
+            assert code == 0, (name, err)
+            assert "finished:" in out, (name, out)
+            batches, _ = read_log(folder / "log.jsonl")
+            assert [r["batch"] for r in batches] == list(range(1, len(batches) + 1)), name
+            shutil.rmtree(folder)
+    assert refused > 300 and resumed > 0  # both outcomes were exercised
