@@ -99,6 +99,8 @@ def integer(value: Any, path: str, low: int | None = 0, high: int | None = LARGE
 
 
 def _bounds(low: float | None, high: float | None) -> str:
+    if high == LARGEST:  # the default bound: not worth naming
+        high = None
     if low is not None and high is not None:
         return f" in [{low}, {high}]"
     if low is not None:

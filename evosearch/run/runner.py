@@ -300,8 +300,8 @@ class Runner:
             baselines: list[float | None] = [s.fitness for s in info.baselines]
             baselines += [None] * (len(info.stage_names) - len(baselines))
             self.engine = Evolution(self.config, info.stage_names, baselines, self.warm_start)
-            self._tidy_folder()
             self._checkpoint(self.engine)  # from here on the search can be resumed
+            self._tidy_folder()
         else:
             if tuple(info.stage_names) != self.engine.stage_names:
                 raise CheckpointError(
