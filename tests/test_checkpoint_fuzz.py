@@ -109,3 +109,59 @@ def test_every_mutated_checkpoint_is_refused_in_one_line_or_resumes(saved_run, t
             assert [r["batch"] for r in batches] == list(range(1, len(batches) + 1)), name
             shutil.rmtree(folder)
     assert refused > 300 and resumed > 0  # both outcomes were exercised
+
+
+# --- and nothing a real search saves is refused -----------------------------------------------
+
+
+@pytest.mark.parametrize("overrides", [
+    [],
+    ["cache.functional=true", "evolution.neutral=0.5"],
+    ["evolution.islands=2", "evolution.migration_interval=4", "restart.plateau=12",
+     "restart.scope=worst"],
+    ["search.hall_of_fame=20", "search.meta_validate=15", "restart.source=initial"],
+    ["funnel.threshold=quantile", "funnel.min_members=2", "search.max_children=20"],
+])
+def test_every_state_a_search_passes_through_is_accepted(overrides):
+    """Saved after every batch (where the runner checkpoints), after a commanded restart and
+    before the first batch, each state loads and saves back unchanged."""
+    from evosearch.backends.evaluate import evaluate_texts
+    from evosearch.config import Config, apply_overrides
+    from evosearch.engine.evolution import Evolution
+    from programs import library
+    from proxy_tasks.suites.numpy import NumpySuite
+
+    suite = NumpySuite()
+    config = apply_overrides(Config(), [
+        "search.suite=numpy", "search.max_evaluations=45", "evolution.population=8",
+        "evolution.tournament=2", "executor.batch_size=3", "executor.in_flight=3",
+        "restart.plateau=0", *overrides,
+    ])
+    baselines = [suite.baseline(k).fitness for k in range(len(suite.stage_names))]
+    engine = Evolution(config, suite.stage_names, baselines, library.load("adamw"))
+
+    phases = set()
+
+    def saved_and_loaded() -> None:
+        data = json.loads(json.dumps(engine.to_json()))
+        assert Evolution.from_json(config, data).to_json() == data
+        engine.prune()
+        phases.add(engine.phase)
+
+    saved_and_loaded()
+    consumed = 0
+    while not engine.done:
+        while len(engine.in_flight) < config.executor.in_flight and engine.next_batch():
+            pass
+        saved_and_loaded()
+        if not engine.in_flight:
+            continue
+        batch = engine.in_flight[0]
+        engine.consume(batch.id, evaluate_texts(suite, [(j.text, j.stage) for j in batch.jobs]))
+        consumed += 1
+        if consumed == 5:
+            engine.restart("initial", reason="command")
+        saved_and_loaded()
+    assert {"search", "done"} <= phases
+    if "search.meta_validate=15" in overrides:  # more best than promoted: some need scoring
+        assert "meta" in phases
