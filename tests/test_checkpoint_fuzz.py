@@ -1,8 +1,8 @@
 """Checkpoints edited by hand, by accident or by an attacker: every field of a real checkpoint
 is given wrong types, negative and huge numbers, emptied containers, duplicated items, and
 each mutant is resumed with ``evosearch search --resume``. Each must be refused with one line
-naming the file (exit 2, the folder byte-identical afterwards) or resume and finish normally;
-nothing may escape as a traceback."""
+naming the file (exit 2, the folder byte-identical afterwards) or resume and finish normally
+(and ``evosearch report`` read it); nothing may escape as a traceback."""
 
 from __future__ import annotations
 
@@ -107,6 +107,9 @@ def test_every_mutated_checkpoint_is_refused_in_one_line_or_resumes(saved_run, t
             assert "finished:" in out, (name, out)
             batches, _ = read_log(folder / "log.jsonl")
             assert [r["batch"] for r in batches] == list(range(1, len(batches) + 1)), name
+            (folder / "checkpoint.json").write_text(json.dumps(data))  # report the mutant
+            assert cli.main(["report", str(folder), "--no-plots"]) == 0, name
+            capsys.readouterr()
             shutil.rmtree(folder)
     assert refused > 300 and resumed > 0  # both outcomes were exercised
 

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "--resume). A new search needs a folder without another search's "
                              "files: one with checkpoint.json is continued with --resume, one "
                              "with other run files but no checkpoint is refused (choose another "
-                             "--out or move those files away); nothing is ever deleted")
+                             "--out or move those files away): another run's files are never "
+                             "overwritten or appended to")
     parser.add_argument("--resume", action="store_true",
                         help="continue the search saved in --out; the whole checkpoint is "
                              "checked first, and a checkpoint that fails a check (or is "

@@ -162,7 +162,6 @@ class Runner:
         self.resume = resume
         self.restart_request = restart
         self.engine: Evolution | None = None
-        self.log_drops = 0  # lines the resumed log loses (written after the checkpoint)
         if resume:
             self._load(config, requested)
         else:
@@ -212,7 +211,7 @@ class Runner:
         except schema.StateError as e:
             raise CheckpointError(f"{path}: {e}") from None
         try:
-            self.log_drops = plan_truncation(self.out / LOG, self.engine.counters.batches)
+            plan_truncation(self.out / LOG, self.engine.counters.batches)  # raises on mismatch
         except LogMismatch as e:
             raise CheckpointError(str(e)) from None
         except OSError as e:
