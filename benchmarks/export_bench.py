@@ -37,7 +37,7 @@ import optax
 import programs
 from programs.export import to_optax, to_source
 
-LION_LR = 1e-4  # optax.lion's learning rate; the library's lion scales its lr input by 1e-4
+LION_LR = 1e-4  # the learning rate of optax.lion and of the exported Lion (its default)
 TARGET_RATIO = 1.1
 
 
@@ -114,10 +114,10 @@ def bench_jax(size: float, rounds: int, steps: int) -> dict:
     generated = _generated_module(lion, "optax")
     txs = {
         "optax.lion": optax.lion(LION_LR, b1=0.9, b2=0.99, weight_decay=0.1),
-        "exported lion": to_optax(lion, LION_LR / 1e-4),
-        "generated lion": generated.optimizer(LION_LR / 1e-4),
+        "exported lion": to_optax(lion, LION_LR),
+        "generated lion": generated.optimizer(LION_LR),
         "optax.adamw": optax.adamw(1e-3, b1=0.9, b2=0.999, weight_decay=0.01),
-        "exported adamw": to_optax(adamw, 1.0),
+        "exported adamw": to_optax(adamw, 1e-3),
     }
     steppers = {name: JaxStep(tx, params, grads) for name, tx in txs.items()}
     seconds = interleaved({n: s.run for n, s in steppers.items()}, rounds, steps)
@@ -163,7 +163,7 @@ def bench_torch(size: float, rounds: int, steps: int, threads: int) -> dict | No
         params = [torch.nn.Parameter(torch.randn(s)) for s in layout.values()]
         for p in params:
             p.grad = torch.randn_like(p)
-        optimizers[name] = cls(params, **({"lr": 1.0} | options))
+        optimizers[name] = cls(params, **options)  # exported: their default lr (1e-4, 1e-3)
         param_lists[name] = params
         optimizers[name].step()
 

@@ -14,6 +14,7 @@ import sys
 
 COMMANDS: dict[str, str] = {
     "search": "run a program search (default: from AdamW on the default suite, locally)",
+    "identify": "recover an optimizer's program from its behaviour (optax, torch, a trace)",
     "rank": "rank programs on proxy tasks with lr tuning and paired seeds",
     "simplify": "shorten a program: analytic, then empirical ablation on tasks",
     "inspect": "show a program's live statements, state, recognition and formula",

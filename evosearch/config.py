@@ -36,8 +36,8 @@ class SearchSettings:
 
     suite: str = _doc(
         "default",
-        "evaluation suite: a proxy_tasks suite name, 'numpy' (tiny), or 'imitate:<program>' "
-        "(a benchmark of the search itself)",
+        "evaluation suite: a built-in suite name (default, diverse, roundtwo, smoke), 'numpy' "
+        "(tiny), or 'identify:<target>' (identification: distance to a target optimizer)",
     )
     warm_start: str = _doc("adamw", "initial program: a library name or a path to a .prog file")
     seed: int = _doc(0, "seed of every random choice; same seed, same trajectory")

@@ -21,6 +21,7 @@ from programs.analysis import (
 )
 from programs.families import canonical
 from programs.fingerprint import fingerprint, functional_fingerprint
+from programs.naming import to_ssa
 from programs.ops import EPS, INPUTS, OPS, OUTPUTS, Kind, Op
 from programs.program import Arg, Program, ProgramError, Statement
 from programs.recognize import Match, known_optimizers, recognize
@@ -65,6 +66,7 @@ __all__ = [
     "simplify",
     "step",
     "to_latex",
+    "to_ssa",
     "to_sympy",
     "train",
     "zeros_like_state",

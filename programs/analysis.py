@@ -12,15 +12,29 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from programs.ops import INPUT_KINDS, INPUTS, OPS, OUTPUTS, STATE, ArgKind, Kind, ResultKind
-from programs.program import Program
+from programs.ops import (
+    INPUT_KINDS,
+    INPUTS,
+    OPS,
+    OUTPUTS,
+    STATE,
+    ArgKind,
+    Kind,
+    ResultKind,
+    derived,
+)
+from programs.program import Program, format_statement
 
 _BIT = {name: 1 << i for i, name in enumerate(INPUTS)}
 _G = _BIT["g"]
 _SCALAR, _TENSOR = Kind.SCALAR, Kind.TENSOR
 
-# Per-op facts in the shape the hot loop wants: (arity, arg kinds, result rule).
-_FAST = {name: (op.arity, op.arg_kinds, op.result) for name, op in OPS.items()}
+
+
+@derived
+def _fast() -> dict[str, tuple[int, tuple[ArgKind, ...], ResultKind]]:
+    """Per-function facts in the shape the hot loop wants: (arity, arg kinds, result rule)."""
+    return {name: (op.arity, op.arg_kinds, op.result) for name, op in OPS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +61,9 @@ def check(program: Program) -> list[Problem]:
     kinds: dict[str, Kind] = dict(INPUT_KINDS)
     deps: dict[str, int] = dict(_BIT)
     problems: list[Problem] = []
+    facts = _fast()
     for i, s in enumerate(program.statements):
-        fast = _FAST.get(s.op)
+        fast = facts.get(s.op)
         if fast is None:
             problems.append(Problem(i, f"unknown function {s.op!r}"))
             continue
@@ -228,8 +243,6 @@ def graph(program: Program) -> nx.DiGraph:
     ``"out:m" -> "in:m"`` closes each live state loop across steps. Each node has ``kind``
     (``input``, ``statement``, ``output``), ``label`` (text) and ``live`` (bool).
     """
-    from programs.text import format_statement
-
     info = liveness(program)
     arg_sources, out_sources = reaching_definitions(program)
     g = nx.DiGraph()

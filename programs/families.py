@@ -2,7 +2,7 @@
 
 Each family is a canonical program written with named constants, and a *fit*: a few open-loop
 experiments on an unknown program (chosen gradient sequences from zero state, see
-:class:`programs.recognize.Probe`) whose closed-form answers are the family's hyperparameters if
+:class:`programs.probe.Probe`) whose closed-form answers are the family's hyperparameters if
 the program belongs to it. Fits only propose; :func:`programs.recognize` accepts a proposal only
 after the canonical program built from it computes the same updates as the unknown one on
 random inputs.
@@ -41,15 +41,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from programs.probe import Probe
 from programs.program import Program
 from programs.text import parse
-
-if TYPE_CHECKING:
-    from programs.recognize import Probe
 
 G = 1e3
 """Size of the probing gradients."""

@@ -1,9 +1,10 @@
-"""Readable variable names for a program built in SSA form.
+"""Variable names: into static single assignment (SSA) form and back to readable names.
 
-Rewriting passes are easiest when every statement assigns a fresh name; people read programs
-best when the outputs are called ``update``, ``m`` and ``v`` and a name is reused once its old
-value is dead (``lr = lr * 0.001``). :func:`readable` goes from the first to the second without
-changing what the program computes.
+Rewriting passes are easiest when every statement assigns a fresh name (:func:`to_ssa`): then
+substituting one name by another is always safe. People read programs best when the outputs
+are called ``update``, ``m`` and ``v`` and a name is reused once its old value is dead
+(``lr = lr * 0.001``). :func:`readable` goes from the first to the second. Neither changes what
+the program computes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,32 @@ from programs.ops import INPUTS, OPS, STATE
 from programs.program import Program, Statement
 
 _ROLE_NAMES = ("update", *STATE)
+
+
+def to_ssa(program: Program) -> Program:
+    """The same program with every assignment to a fresh name (static single assignment).
+
+    A name keeps its spelling at its first assignment (unless that is an input's name, which a
+    later statement could then not read); later re-assignments get ``_2``, ``_3``... Outputs refer
+    to the final definitions. Substituting one name by another is then always safe.
+    """
+    current: dict[str, str] = {name: name for name in INPUTS}
+    taken = set(INPUTS) | {s.target for s in program.statements}
+    used: set[str] = set(INPUTS)
+    statements = []
+    for s in program.statements:
+        args = tuple(current[a] if isinstance(a, str) else a for a in s.args)
+        name = s.target
+        if name in used:
+            k = 2
+            while f"{s.target}_{k}" in taken or f"{s.target}_{k}" in used:
+                k += 1
+            name = f"{s.target}_{k}"
+        used.add(name)
+        current[s.target] = name
+        statements.append(Statement(name, s.op, args))
+    outputs = tuple(current[o] for o in program.outputs)
+    return Program(tuple(statements), outputs)  # type: ignore[arg-type]
 
 
 def readable(

@@ -5,6 +5,10 @@ A program is a straight-line list of statements ``target = op(arg, ...)`` over t
 is a variable name (``str``) or a float constant (``float``). Nothing here validates meaning:
 :func:`programs.check` does that, so that mutation can build any candidate cheaply and
 abstract execution can reject it with a reason. Every edit returns a new Program.
+
+The canonical text of a value (:func:`format_program`) lives here too, beside the value it prints,
+so that ``str(program)`` needs nothing above this module; :mod:`programs.text` parses that text
+back.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from programs.ops import OUTPUTS
+from programs.ops import INPUTS, OPS, OUTPUTS
 
 Arg = str | float
 """A statement argument: a variable name, or a float constant."""
@@ -94,8 +98,6 @@ class Statement:
         return Statement(**fields)  # type: ignore[arg-type]
 
     def __str__(self) -> str:
-        from programs.text import format_statement
-
         return format_statement(self)
 
 
@@ -121,8 +123,6 @@ class Program:
         return iter(self.statements)
 
     def __str__(self) -> str:
-        from programs.text import format_program
-
         return format_program(self)
 
     # --- edits: each returns a new Program -----------------------------------------------------
@@ -158,3 +158,29 @@ class Program:
         for s in self.statements:
             seen.setdefault(s.target, None)
         return tuple(seen)
+
+
+# --- the text form -------------------------------------------------------------------------------
+
+_INDENT = "  "
+
+
+def format_arg(arg: Arg) -> str:
+    """A variable's name, or a constant's ``repr`` (exact: parsing it gives the same float)."""
+    return arg if isinstance(arg, str) else repr(float(arg))
+
+
+def format_statement(s: Statement) -> str:
+    """``target = op(args)``, or ``target = a + b`` for the four arithmetic operators."""
+    op = OPS.get(s.op)
+    if op is not None and op.infix and len(s.args) == 2:
+        return f"{s.target} = {format_arg(s.args[0])} {op.infix} {format_arg(s.args[1])}"
+    return f"{s.target} = {s.op}({', '.join(format_arg(a) for a in s.args)})"
+
+
+def format_program(program: Program, name: str = "train") -> str:
+    """The canonical text of a program (two-space indentation, ``repr`` of each constant)."""
+    lines = [f"def {name}({', '.join(INPUTS)}):"]
+    lines += [_INDENT + format_statement(s) for s in program.statements]
+    lines.append(_INDENT + "return " + ", ".join(program.outputs))
+    return "\n".join(lines) + "\n"

@@ -18,7 +18,7 @@ import math
 import numpy as np
 import sympy
 
-from programs.ops import INPUTS, OPS
+from programs.ops import INPUTS, OPS, derived
 from programs.program import Arg, Program, Statement
 from programs.symbolic import SYMBOLS
 
@@ -28,22 +28,30 @@ _TENSOR_SYMBOLS = frozenset(SYMBOLS[name] for name in ("w", "g", "m", "v"))
 _TOLERANCE = 1e-12
 """Two float coefficients closer than this count as equal (``0.1 + 0.9 == 1``)."""
 
-_FUNCTIONS: dict[type, str] = {
-    sympy.sign: "sign",
-    sympy.Abs: "abs",
-    sympy.sin: "sin",
-    sympy.cos: "cos",
-    sympy.tan: "tan",
-    sympy.asin: "arcsin",
-    sympy.acos: "arccos",
-    sympy.atan: "arctan",
-    sympy.sinh: "sinh",
-    sympy.cosh: "cosh",
-    sympy.tanh: "tanh",
-    sympy.asinh: "arcsinh",
-    sympy.atanh: "arctanh",
-    sympy.exp: "exp",
-}
+
+
+@derived
+def _functions() -> dict[type, str]:
+    """sympy function class -> the one-argument function of the language whose sympy form is
+    exactly that class applied to its argument (``sympy.tanh`` -> ``tanh``), read off the ops
+    table. Forms that are not a plain application (``log|x|``, ``2**x``) are rebuilt from their
+    parts below; the undefined functions (``norm``) by name."""
+    x = sympy.Symbol("x", real=True)
+    found: dict[type, str] = {}
+    for name, op in OPS.items():
+        if op.arity != 1:
+            continue
+        try:
+            form = op.symbolic(x)
+        except (ValueError, TypeError, ArithmeticError):
+            continue
+        if (
+            isinstance(form, sympy.Function)
+            and not isinstance(form, sympy.core.function.AppliedUndef)
+            and form.args == (x,)
+        ):
+            found.setdefault(type(form), name)
+    return found
 
 
 class Unrepresentable(ValueError):
@@ -281,7 +289,7 @@ class _Emitter:
         raise Unrepresentable(f"symbolic power of a value of unknown sign: {base}**{exp}")
 
     def _function(self, e: sympy.Expr) -> Arg:
-        op = _FUNCTIONS.get(type(e))
+        op = _functions().get(type(e))
         if op is not None:
             return self.emit(op, self.value(e.args[0]))
         if isinstance(e, sympy.log):

@@ -21,10 +21,9 @@ never uses it for fitness.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 
@@ -41,9 +40,9 @@ from programs.families import (
     known_names,
     param_names,
 )
-from programs.ops import OPS
+from programs.probe import Probe
 from programs.program import Program, ProgramError
-from programs.reference import NumpyBackend, run_flat
+from programs.reference import NumpyBackend, run_flat, run_flat_env
 
 _SIGNIFICANT = 10
 """Fitted parameters are rounded to this many significant digits (fits are exact to ~1e-12)."""
@@ -165,61 +164,6 @@ def _round(x: float) -> float:
     return float(f"{x:.{_SIGNIFICANT}g}")
 
 
-# --- probing ------------------------------------------------------------------------------------
-
-
-class Probe:
-    """Runs a program open-loop on chosen inputs, many independent experiments at once.
-
-    Each column of ``grads`` (shape ``(steps, n)``) is one experiment: a gradient sequence fed
-    from zero state. Elementwise programs treat columns independently; for one that reduces
-    over elements (``norm``) the answers are meaningless, and verification rejects the fit.
-    """
-
-    def __init__(self, program: Program) -> None:
-        self.program = program
-
-    def updates(
-        self, grads: Any, weights: Any = None, lr: float = 1.0
-    ) -> np.ndarray:
-        g = np.asarray(grads, dtype=np.float64)
-        w = np.zeros_like(g) if weights is None else np.broadcast_to(
-            np.asarray(weights, dtype=np.float64), g.shape
-        )
-        n = g.shape[1]
-        backend = NumpyBackend(np.zeros(n, dtype=np.int64), 1)
-        m = np.zeros(n)
-        v = np.zeros(n)
-        out = np.empty_like(g)
-        with np.errstate(all="ignore"):
-            for t in range(g.shape[0]):
-                u, m, v = run_flat(self.program, w[t], g[t], m, v, lr, backend)
-                out[t] = u
-        return out
-
-    def crossing(
-        self, below: Callable[[np.ndarray], np.ndarray], lo: float = 1e-9, hi: float = 1e9
-    ) -> float | None:
-        """The ``x`` in ``(lo, hi)`` where ``below(x)`` (a vectorised bool) turns from True to
-        False, if it does so exactly once: a log grid, then bisection to ~1e-13."""
-        xs = np.geomspace(lo, hi, 241)
-        flags = below(xs)
-        if not flags[0] or flags[-1]:
-            return None
-        if np.count_nonzero(flags[:-1] != flags[1:]) != 1:
-            return None
-        k = int(np.argmin(flags))
-        a, b = xs[k - 1], xs[k]
-        for _ in range(9):
-            xs = np.linspace(a, b, 33)
-            flags = below(xs)
-            if not flags[0] or flags[-1]:
-                return None
-            k = int(np.argmin(flags))
-            a, b = xs[k - 1], xs[k]
-        return float((a + b) / 2.0)
-
-
 # --- verification -------------------------------------------------------------------------------
 
 _LEAF_SIZES = (40, 24)
@@ -297,10 +241,7 @@ def _run_env(
     backend: NumpyBackend,
 ) -> dict[str, np.ndarray]:
     """One step of the reference semantics, keeping every named value (for the guards)."""
-    env: dict[str, Any] = {"w": w, "g": g, "m": m, "v": v, "lr": np.float64(lr)}
-    for s in program.statements:
-        args = [env[a] if isinstance(a, str) else np.float64(a) for a in s.args]
-        env[s.target] = np.asarray(OPS[s.op].array(backend, *args), dtype=np.float64)
+    env = run_flat_env(program, w, g, m, v, lr, backend)
     for name in ("update", "m", "v"):
         env[name] = np.broadcast_to(env[name], w.shape)
     return env

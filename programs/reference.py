@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from programs.ops import OPS, OUTPUTS, STATE
+from programs.analysis import check
+from programs.execute import run
+from programs.ops import OUTPUTS, STATE
 from programs.program import Program, ProgramError
 
 
@@ -98,6 +100,27 @@ class _Layout:
         return out[0]
 
 
+def run_flat_env(
+    program: Program,
+    w: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    lr: float,
+    backend: NumpyBackend,
+) -> dict[str, np.ndarray]:
+    """One step on flat vectors, keeping every named value (the program must be valid).
+
+    Constants, ``lr`` and every statement's value are in ``w``'s dtype, as the compiled
+    interpreter computes them."""
+    dtype = w.dtype.type
+    with np.errstate(all="ignore"):
+        return run(
+            program, backend, w, g, m, v, dtype(lr),
+            constant=dtype, result=lambda x: np.asarray(x, dtype=w.dtype),
+        )  # fmt: skip
+
+
 def run_flat(
     program: Program,
     w: np.ndarray,
@@ -108,12 +131,7 @@ def run_flat(
     backend: NumpyBackend,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One step on flat vectors, without validation (the program must be valid)."""
-    dtype = w.dtype.type
-    env: dict[str, Any] = {"w": w, "g": g, "m": m, "v": v, "lr": dtype(lr)}
-    with np.errstate(all="ignore"):
-        for s in program.statements:
-            args = [env[a] if a.__class__ is str else dtype(a) for a in s.args]
-            env[s.target] = np.asarray(OPS[s.op].array(backend, *args), dtype=w.dtype)
+    env = run_flat_env(program, w, g, m, v, lr, backend)
     shape = w.shape
     return tuple(np.broadcast_to(env[name], shape) for name in program.outputs)  # type: ignore[return-value]
 
@@ -125,8 +143,6 @@ def step(program: Program, w: Any, g: Any, m: Any, v: Any, lr: float) -> tuple[A
     broadcast. Computation happens in ``w``'s floating dtype. Invalid programs raise
     :class:`ProgramError` naming the problem.
     """
-    from programs.analysis import check
-
     problems = check(program)
     if problems:
         raise ProgramError("invalid program: " + "; ".join(map(str, problems)))

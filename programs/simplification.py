@@ -120,19 +120,15 @@ def fold(program: Program) -> Program:
     return readable(list(folded.statements), folded.outputs, base_names)
 
 
-_SIGN_KEEPING = frozenset({"sign", "arcsinh", "arctan", "arctanh", "sinh", "tanh", "cbrt"})
-"""Odd functions that are increasing and zero only at zero: ``sign(f(x))`` is ``sign(x)``.
-Searches reach a sign through them (``sign(arcsinh(c))``), and Lion must be recognised there."""
-
-
 def _sign_argument(arg: Arg, defs: dict[str, Statement]) -> Arg:
-    """What ``sign(arg)`` may take instead of ``arg``: through sign-keeping functions and
-    multiplication or division by a positive constant (so ``sign(tanh(c * 2.0))`` is
-    ``sign(c)``)."""
+    """What ``sign(arg)`` may take instead of ``arg``: through sign-keeping functions
+    (:attr:`programs.ops.Op.keeps_sign`: odd, increasing, zero only at zero) and multiplication
+    or division by a positive constant (so ``sign(tanh(c * 2.0))`` is ``sign(c)``). Searches
+    reach a sign through them (``sign(arcsinh(c))``), and Lion must be recognised there."""
     while isinstance(arg, str) and arg in defs:
         s = defs[arg]
         positive_divisor = isinstance(s.args[-1], float) and s.args[-1] > 0
-        if s.op in _SIGN_KEEPING or (s.op in ("mul", "div") and positive_divisor):
+        if OPS[s.op].keeps_sign or (s.op in ("mul", "div") and positive_divisor):
             arg = s.args[0]
         elif s.op == "mul" and isinstance(s.args[0], float) and s.args[0] > 0:
             arg = s.args[1]

@@ -18,36 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import programs
-from programs import INPUTS, Program, Statement
+from programs import Program, Statement, to_ssa
 
 Scorer = Callable[[Sequence[Program]], np.ndarray]
 """Scores programs on paired seeds: returns an array (n_programs, n_seeds); lower is better."""
-
-
-def to_ssa(program: Program) -> Program:
-    """The same program with every assignment to a fresh name (static single assignment).
-
-    A name keeps its spelling at its first assignment (unless that is an input's name, which a
-    later statement could then not read); later re-assignments get ``_2``, ``_3``... Outputs refer
-    to the final definitions. Substituting one name by another is then always safe.
-    """
-    current: dict[str, str] = {name: name for name in INPUTS}
-    taken = set(INPUTS) | {s.target for s in program.statements}
-    used: set[str] = set(INPUTS)
-    statements = []
-    for s in program.statements:
-        args = tuple(current[a] if isinstance(a, str) else a for a in s.args)
-        name = s.target
-        if name in used:
-            k = 2
-            while f"{s.target}_{k}" in taken or f"{s.target}_{k}" in used:
-                k += 1
-            name = f"{s.target}_{k}"
-        used.add(name)
-        current[s.target] = name
-        statements.append(Statement(name, s.op, args))
-    outputs = tuple(current[o] for o in program.outputs)
-    return Program(tuple(statements), outputs)  # type: ignore[arg-type]
 
 
 def _substitute(program: Program, index: int, replacement: programs.Arg) -> Program | None:

@@ -19,7 +19,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from programs.analysis import check, remove_dead_code
-from programs.ops import EPS, OPS
+from programs.execute import step_function
+from programs.ops import EPS
 from programs.program import Program, ProgramError
 from proxy_tasks.task import Task
 
@@ -97,14 +98,12 @@ def specialized_run(task: Task, program: Program) -> Callable[..., Any]:
     n = task.n_params
     grad = jax.grad(task.train_loss)
 
+    train = step_function(program, backend, constant=jnp.float32)
+
     def optimizer(w: jax.Array, g: jax.Array, m: jax.Array, v: jax.Array,
                   lr: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        env: dict[str, Any] = {"w": w, "g": g, "m": m, "v": v, "lr": lr}
-        for s in program.statements:
-            args = [env[a] if isinstance(a, str) else jnp.float32(a) for a in s.args]
-            env[s.target] = OPS[s.op].array(backend, *args)
-        return tuple(jnp.broadcast_to(env[o], (n,)).astype(jnp.float32)
-                     for o in program.outputs)  # type: ignore[return-value]
+        return tuple(jnp.broadcast_to(x, (n,)).astype(jnp.float32)
+                     for x in train(w, g, m, v, lr))  # type: ignore[return-value]
 
     def run(lr_mult: jax.Array, schedule: jax.Array, w0: jax.Array, idx: jax.Array,
             data: dict[str, Any]) -> jax.Array:

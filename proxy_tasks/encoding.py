@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from programs.analysis import check, remove_dead_code
-from programs.ops import OP_NAMES, OPS, ArgKind
+from programs.ops import OPS, ArgKind, derived
 from programs.program import Program, ProgramError
 
 FULL, UNIFORM, SCALED, WEIGHTS, SCALED_WEIGHTS = "F", "U", "S", "W", "X"
@@ -51,9 +51,6 @@ ARG_WIDTH: dict[str, int] = {FULL: 1, UNIFORM: 1, SCALED: 2, WEIGHTS: 0, SCALED_
 """How many indices each argument kind takes in ``tensor_args``."""
 ARGS_PER_STATEMENT = 4
 
-REDUCTIONS = frozenset({"norm", "global_norm", "dot", "cosine_sim", "clip_by_global_norm"})
-"""Functions that sum over whole vectors: each starts a phase (see :mod:`proxy_tasks.interpreter`).
-Their results are stored full (broadcast), so that nothing uniform depends on a full value."""
 _SCALABLE = frozenset({"add", "sub"})
 
 COPY, SPLAT, LOAD_WEIGHTS = "copy", "splat", "load_weights"
@@ -78,12 +75,38 @@ class Branch:
         return f"{self.op}[{''.join(self.pattern)}]"
 
 
-def _tensor_branches() -> tuple[Branch, ...]:
+@dataclass(frozen=True)
+class BranchTable:
+    """The ids the encoded arrays hold, derived from the function table :data:`programs.ops.OPS`.
+
+    ``tensor_branches``: every case of the tensor program's switch, in a fixed order (the branch
+    ids), with ``branch_id`` the inverse. ``reduce_branches``: the reduction branches (whole-vector
+    sums), id 0 meaning a phase that starts with no reduction; ``reduce_id`` the inverse.
+    ``op_names``: the scalar prologue's function ids (``scalar_op_id`` the inverse).
+    ``reductions``: functions that sum over whole vectors (:attr:`programs.ops.Op.reduction`):
+    each starts a phase (see :mod:`proxy_tasks.interpreter`), and their results are stored full
+    (broadcast), so that nothing uniform depends on a full value. ``max_sums``: the most sums
+    one function asks its backend for.
+    """
+
+    op_names: tuple[str, ...]
+    tensor_branches: tuple[Branch, ...]
+    branch_id: dict[tuple[str, tuple[str, ...]], int]
+    reduce_branches: tuple[Branch | None, ...]
+    reduce_id: dict[tuple[str, tuple[str, ...]], int]
+    scalar_op_id: dict[str, int]
+    reductions: frozenset[str]
+    max_sums: int
+
+
+@derived
+def branch_table() -> BranchTable:
+    """The current :class:`BranchTable` (rebuilt only when the function table changes, so a
+    function added with :func:`programs.ops.register` gets branches at the next compile)."""
     branches: list[Branch] = [
         Branch(COPY, (FULL,)), Branch(SPLAT, (UNIFORM,)), Branch(LOAD_WEIGHTS, (WEIGHTS,)),
     ]
-    for name in OP_NAMES:
-        op = OPS[name]
+    for name, op in OPS.items():
         if op.arity == 0:
             continue  # constants are uniform
         if name in _SCALABLE:
@@ -93,23 +116,36 @@ def _tensor_branches() -> tuple[Branch, ...]:
         for pattern in itertools.product(*choices):
             if any(kind != UNIFORM for kind in pattern):
                 branches.append(Branch(name, pattern))
-    return tuple(branches)
+    reductions = frozenset(name for name, op in OPS.items() if op.reduction)
+    reduce_branches = (None, *(b for b in branches if b.op in reductions))
+    return BranchTable(
+        op_names=tuple(OPS),
+        tensor_branches=tuple(branches),
+        branch_id={(b.op, b.pattern): i for i, b in enumerate(branches)},
+        reduce_branches=reduce_branches,
+        reduce_id={(b.op, b.pattern): i for i, b in enumerate(reduce_branches) if b is not None},
+        scalar_op_id={name: i for i, name in enumerate(OPS)},
+        reductions=reductions,
+        max_sums=max(op.sums for op in OPS.values()),
+    )
 
 
-TENSOR_BRANCHES: tuple[Branch, ...] = _tensor_branches()
-"""Every tensor-program branch, in a fixed order (the branch ids the arrays hold)."""
-BRANCH_ID: dict[tuple[str, tuple[str, ...]], int] = {
-    (b.op, b.pattern): i for i, b in enumerate(TENSOR_BRANCHES)
+_TABLE_FIELDS = {
+    "TENSOR_BRANCHES": "tensor_branches",
+    "BRANCH_ID": "branch_id",
+    "REDUCE_BRANCHES": "reduce_branches",
+    "REDUCE_ID": "reduce_id",
+    "SCALAR_OP_ID": "scalar_op_id",
+    "REDUCTIONS": "reductions",
 }
-REDUCE_BRANCHES: tuple[Branch | None, ...] = (None,) + tuple(
-    b for b in TENSOR_BRANCHES if b.op in REDUCTIONS
-)
-"""The whole-vector sums of each reduction branch; id 0: a phase that starts with no reduction."""
-REDUCE_ID: dict[tuple[str, tuple[str, ...]], int] = {
-    (b.op, b.pattern): i for i, b in enumerate(REDUCE_BRANCHES) if b is not None
-}
-SCALAR_OP_ID: dict[str, int] = {name: i for i, name in enumerate(OP_NAMES)}
-"""Scalar-prologue function ids: the order of :data:`programs.ops.OP_NAMES`."""
+
+
+def __getattr__(name: str) -> object:
+    """The fields of the current :func:`branch_table` under their constant-style names."""
+    field_name = _TABLE_FIELDS.get(name)
+    if field_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(branch_table(), field_name)
 
 
 @dataclass(frozen=True, order=True)
@@ -152,14 +188,14 @@ class EncodedProgram:
     """A program as arrays (unpadded). See the module docstring for the meaning.
 
     Scalar prologue: statement ``k`` computes ``scalar_op[k]`` (an index of
-    :data:`programs.ops.OP_NAMES`) of slots ``scalar_args[k]`` into slot ``scalar_target[k]``.
+    :attr:`BranchTable.op_names`) of slots ``scalar_args[k]`` into slot ``scalar_target[k]``.
     ``slot_init`` holds each slot's value before the prologue (constants; the lr slot is filled
     per step). Tensor program: statement ``k`` runs branch ``tensor_branch[k]`` of
-    :data:`TENSOR_BRANCHES` on ``tensor_args[k]`` (per argument, :data:`ARG_WIDTH` indices:
-    rows and slots) into row ``tensor_target[k]``. Phase ``p`` runs statements
-    ``phase_start[p]`` to ``phase_start[p + 1]``; the first is the reduction
-    ``reduce_branch[p]`` of :data:`REDUCE_BRANCHES` (0: none). Then ``w -= row[update_row] *
-    slot[update_slot]``.
+    :attr:`BranchTable.tensor_branches` on ``tensor_args[k]`` (per argument,
+    :data:`ARG_WIDTH` indices: rows and slots) into row ``tensor_target[k]``. Phase ``p`` runs
+    statements ``phase_start[p]`` to ``phase_start[p + 1]``; the first is the reduction
+    ``reduce_branch[p]`` of :attr:`BranchTable.reduce_branches` (0: none). Then
+    ``w -= row[update_row] * slot[update_slot]``.
     """
 
     scalar_op: np.ndarray
@@ -230,15 +266,16 @@ class EncodedProgram:
 
     def describe(self) -> str:
         """A readable listing (for debugging and error messages)."""
+        table = branch_table()
         lines = [f"slots {self.slot_init.tolist()}"]
         for op, args, tgt in zip(self.scalar_op, self.scalar_args, self.scalar_target,
                                  strict=True):
-            name = OP_NAMES[op]
+            name = table.op_names[op]
             operands = ", ".join(f"s{a}" for a in args[: OPS[name].arity])
             lines.append(f"s{tgt} = {name}({operands})")
         for b, args, tgt in zip(self.tensor_branch, self.tensor_args, self.tensor_target,
                                 strict=True):
-            br = TENSOR_BRANCHES[b]
+            br = table.tensor_branches[b]
             parts, i = [], 0
             for kind in br.pattern:
                 idx = args[i : i + ARG_WIDTH[kind]]
@@ -280,6 +317,7 @@ class _Encoder:
     docstring). One instance encodes one program."""
 
     def __init__(self, program: Program) -> None:
+        self.table = table = branch_table()
         self.values: list[_Value] = []
         self.slot_of: dict[int, int] = {}
         self.slot_init: list[float] = []
@@ -293,14 +331,15 @@ class _Encoder:
         for st in program.statements:
             args = [env[a] if isinstance(a, str) else self.constant(a) for a in st.args]
             kinds = {self.values[a].kind for a in args}
-            full = st.op in REDUCTIONS or FULL in kinds or WEIGHTS in kinds
+            full = st.op in table.reductions or FULL in kinds or WEIGHTS in kinds
             vid = self.new(FULL if full else UNIFORM)
             if full:
                 self.statements.append((st.op, args, vid))
             else:
                 self.give_slot(vid, 0.0)
                 self.scalar_code.append(
-                    (SCALAR_OP_ID[st.op], [self.slot_of[a] for a in args], self.slot_of[vid]))
+                    (table.scalar_op_id[st.op], [self.slot_of[a] for a in args],
+                     self.slot_of[vid]))
             env[st.target] = vid
         self.update, self.m_out, self.v_out = (env[name] for name in program.outputs)
         self.w_row = self.new(FULL)  # the weights copied into a row, if some function needs it
@@ -347,6 +386,8 @@ class _Encoder:
 
     # --- rows -----------------------------------------------------------------------------------
     def encode(self) -> EncodedProgram:
+        table = self.table
+        BRANCH_ID = table.branch_id  # noqa: N806 - the table's constant, read often here
         code = self.fold_scalings()
         values, end = self.values, len(code)
 
@@ -449,12 +490,12 @@ class _Encoder:
         # Each reduction starts a phase (its sums need every chunk of its arguments).
         phase_start, reduce_branch = [0], [0]
         for k, (branch, _, _) in enumerate(out):
-            b = TENSOR_BRANCHES[branch]
-            if b.op in REDUCTIONS:
+            b = table.tensor_branches[branch]
+            if b.op in table.reductions:
                 if k > 0:
                     phase_start.append(k)
                     reduce_branch.append(0)
-                reduce_branch[-1] = REDUCE_ID[(b.op, b.pattern)]
+                reduce_branch[-1] = table.reduce_id[(b.op, b.pattern)]
         phase_start.append(len(out))
 
         def table(rows: list[list[int]], width: int) -> np.ndarray:
@@ -500,11 +541,12 @@ def scalar_table(e: EncodedProgram, lrs: np.ndarray, slots: int | None = None) -
     table[:, : e.n_slots] = e.slot_init
     table[:, SLOT_LR] = lrs
     backend = _NoReductions()
+    names = branch_table().op_names
     with np.errstate(all="ignore"):
         for op_id, args, target in zip(e.scalar_op, e.scalar_args, e.scalar_target,
                                        strict=True):
-            op = OPS[OP_NAMES[op_id]]
-            out = op.array(backend, *(table[:, a] for a in args[: op.arity]))
+            op = OPS[names[op_id]]
+            out = op.array_for(backend)(backend, *(table[:, a] for a in args[: op.arity]))
             table[:, target] = np.broadcast_to(np.asarray(out, np.float32), (len(lrs),))
     return table
 

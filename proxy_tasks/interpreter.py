@@ -37,16 +37,12 @@ from programs.ops import OPS
 from proxy_tasks.encoding import (
     ARG_WIDTH,
     FULL,
-    REDUCE_BRANCHES,
     SCALED,
-    TENSOR_BRANCHES,
     UNIFORM,
     WEIGHTS,
     Branch,
+    branch_table,
 )
-
-MAX_SUMS = 3
-"""The most sums one function of the table asks its backend for (``cosine_sim``)."""
 
 
 @dataclass(frozen=True)
@@ -131,13 +127,15 @@ class _Replay:
         return self._next()[0]
 
 
-def _reduce_branch(branch: Branch | None, chunking: Chunking) -> Callable[..., jax.Array]:
-    """The sums one reduction statement needs, ``(MAX_SUMS, leaves + 1)``, from whole rows."""
+def _reduce_branch(branch: Branch | None, chunking: Chunking,
+                   max_sums: int) -> Callable[..., jax.Array]:
+    """The sums one reduction statement needs, ``(max_sums, leaves + 1)``, from whole rows
+    (``max_sums``: the most any function of the table asks for)."""
     width = len(chunking.leaf_sizes) + 1
 
     def run(rows: jax.Array, slots: jax.Array, args: jax.Array) -> jax.Array:
         if branch is None:
-            return jnp.zeros((MAX_SUMS, width), rows.dtype)
+            return jnp.zeros((max_sums, width), rows.dtype)
         vals, i = [], 0
         for kind in branch.pattern:
             if kind == FULL:
@@ -147,8 +145,8 @@ def _reduce_branch(branch: Branch | None, chunking: Chunking) -> Callable[..., j
                 vals.append(slots[args[i]])
             i += ARG_WIDTH[kind]
         backend = _Recording(chunking)
-        OPS[branch.op].array(backend, *vals)
-        sums = backend.sums + [jnp.zeros(width, rows.dtype)] * (MAX_SUMS - len(backend.sums))
+        OPS[branch.op].array_for(backend)(backend, *vals)
+        sums = backend.sums + [jnp.zeros(width, rows.dtype)] * (max_sums - len(backend.sums))
         return jnp.stack(sums).astype(rows.dtype)
 
     return run
@@ -189,7 +187,8 @@ def _chunk_branch(branch: Branch, chunking: Chunking) -> Callable[..., jax.Array
             position = start + jnp.arange(n, dtype=jnp.int32)
             leaf_of = jnp.sum(position[:, None] >= bounds[None, :], axis=1) if bounds.size \
                 else jnp.zeros(n, jnp.int32)
-            out = op.array(_Replay(sums, leaf_of), *vals)
+            replay = _Replay(sums, leaf_of)
+            out = op.array_for(replay)(replay, *vals)
         return jnp.broadcast_to(out, (n,)).astype(rows.dtype)
 
     return run
@@ -205,10 +204,13 @@ class Interpreter:
 
 
 def make_interpreter(chunking: Chunking) -> Interpreter:
+    """The switch's cases for the function table as it is now (:func:`branch_table`): a
+    function added to the table is a case of every interpreter built afterwards."""
+    table = branch_table()
     return Interpreter(
         chunking,
-        tuple(_chunk_branch(b, chunking) for b in TENSOR_BRANCHES),
-        tuple(_reduce_branch(b, chunking) for b in REDUCE_BRANCHES),
+        tuple(_chunk_branch(b, chunking) for b in table.tensor_branches),
+        tuple(_reduce_branch(b, chunking, table.max_sums) for b in table.reduce_branches),
     )
 
 

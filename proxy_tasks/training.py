@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from programs.ops import version as ops_version
 from proxy_tasks.encoding import (
     ARGS_PER_STATEMENT,
     REG_G,
@@ -207,7 +208,8 @@ def compiled_run(task: Task, capacity: Capacity, layout: str = "runs",
         batch = (1, 1)
     if chunk is None:  # unchunked in the vmap layout: a select computes every branch anyway
         chunk = DEFAULT_CHUNK if layout == "runs" else task.n_params
-    key = (task.name, id(task), capacity, layout, batch, chunk)
+    # The function table's version: a function added to it changes the interpreter's switch.
+    key = (task.name, id(task), capacity, layout, batch, chunk, ops_version())
     with _LOCK:
         hit = _CACHE.get(key)
         if hit is not None:

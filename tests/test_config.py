@@ -30,7 +30,9 @@ def test_default_toml_lists_exactly_the_defaults():
 
 
 def test_experiment_files_load():
-    for path in (ROOT / "experiments").glob("*.toml"):
+    paths = sorted((ROOT / "experiments").rglob("*.toml"))
+    assert {p.name for p in paths} >= {"default.toml", "smoke.toml", "rediscover_lion.toml"}
+    for path in paths:
         cfg.load(path)
 
 

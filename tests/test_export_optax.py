@@ -21,7 +21,7 @@ from programs.export.verify import (
 )
 
 LION = programs.library.load("lion")
-LION_SCALE = 1e-4  # the library's lion multiplies lr by this
+LION_SCALE = 1e-4  # the library's lion multiplies lr by this: the export's default learning rate
 
 
 def _tree(seed: int = 0) -> dict:
@@ -60,7 +60,7 @@ def _scan(tx: optax.GradientTransformation, params: dict, grads: dict) -> tuple:
 def test_lion_matches_optax_lion_over_1000_steps() -> None:
     params, lr = _as_jax(_tree()), 3e-3
     grads = _grads(params, 1000)
-    ours, our_state = _scan(to_optax(LION, lr / LION_SCALE), params, grads)
+    ours, our_state = _scan(to_optax(LION, lr), params, grads)
     theirs, their_state = _scan(
         optax.lion(learning_rate=lr, b1=0.9, b2=0.99, weight_decay=0.1), params, grads
     )
@@ -75,8 +75,8 @@ def test_lion_matches_optax_lion_over_1000_steps() -> None:
 
 def test_lion_matches_the_reference_step_over_1000_steps() -> None:
     params, grads = sample_problem(1000, seed=3)
-    expected = reference_trajectory(LION, params, grads, lr=20.0)
-    got = optax_trajectory(to_optax(LION, 20.0), params, grads)
+    expected = reference_trajectory(LION, params, grads, lr=20.0 * LION_SCALE)
+    got = optax_trajectory(to_optax(LION, 20.0 * LION_SCALE), params, grads)
     assert max_error(got, expected) < 1e-5
     assert max_error(got[:1], expected[-1:]) > 1e-2  # the trajectory is not flat
 
@@ -84,13 +84,9 @@ def test_lion_matches_the_reference_step_over_1000_steps() -> None:
 def test_schedule_is_evaluated_at_the_step_count_and_only_then_counts() -> None:
     params = _as_jax(_tree())
     grads = _grads(params, 50)
-    schedule = optax.linear_schedule(30.0, 0.0, transition_steps=50)
+    schedule = optax.linear_schedule(3e-3, 0.0, transition_steps=50)
     ours, state = _scan(to_optax(LION, schedule), params, grads)
-    theirs, _ = _scan(
-        optax.lion(lambda n: schedule(n) * LION_SCALE, b1=0.9, b2=0.99, weight_decay=0.1),
-        params,
-        grads,
-    )
+    theirs, _ = _scan(optax.lion(schedule, b1=0.9, b2=0.99, weight_decay=0.1), params, grads)
     for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
     assert int(state.count) == 50
@@ -124,9 +120,9 @@ def test_dead_slot_is_not_stored() -> None:
 def test_composes_with_chain_and_masking() -> None:
     params = _as_jax(_tree())
     grads = jax.tree.map(lambda p: 100.0 * jnp.ones_like(p), params)
-    tx = optax.chain(optax.clip_by_global_norm(1.0), to_optax(programs.library.load("sgd"), 1.0))
+    tx = optax.chain(optax.clip_by_global_norm(1.0), to_optax(programs.library.load("sgd")))
     updates, _ = jax.jit(tx.update)(grads, tx.init(params), params)
-    # sgd scales lr by 0.1: the clipped gradient (global norm 1) times -0.1.
+    # sgd scales lr by 0.1, its default learning rate: the clipped gradient (norm 1) times -0.1.
     assert np.isclose(float(optax.tree.norm(updates)), 0.1, rtol=1e-5)
 
     mask = jax.tree.map(lambda p: np.ndim(p) > 1, params)
@@ -140,10 +136,10 @@ def test_inject_hyperparams_feeds_the_learning_rate() -> None:
     params = _as_jax(_tree())
     grads = jax.tree.map(jnp.ones_like, params)
     tx = optax.inject_hyperparams(lambda learning_rate: to_optax(LION, learning_rate))(
-        learning_rate=2.0
+        learning_rate=2e-4
     )
     updates, _ = jax.jit(tx.update)(grads, tx.init(params), params)
-    expected = -2.0 * LION_SCALE * (1.0 + 0.1 * params["dense"]["bias"])
+    expected = -2e-4 * (1.0 + 0.1 * params["dense"]["bias"])
     np.testing.assert_allclose(updates["dense"]["bias"], expected, rtol=1e-6)
 
 

@@ -46,8 +46,10 @@ def _train(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batches: li
 def test_library_programs_match_the_reference_over_many_steps(name: str, foreach: bool) -> None:
     program = programs.library.load(name)
     params, grads = sample_problem(200, seed=5)
-    expected = reference_trajectory(program, params, grads, lr=2.0)
-    got = torch_trajectory(to_torch(program), params, grads, lr=2.0, foreach=foreach)
+    cls = to_torch(program)
+    lr = 2.0 * cls.default_lr  # the default: the program's own lr factor
+    expected = reference_trajectory(program, params, grads, lr=lr)
+    got = torch_trajectory(cls, params, grads, lr=lr, foreach=foreach)
     assert max_error(got, expected) < 1e-5
 
 
@@ -81,11 +83,11 @@ def test_state_dict_round_trip_resumes_exactly() -> None:
     batches = _batches(20)
 
     straight = _model()
-    opt = cls(straight.parameters(), lr=3.0)
+    opt = cls(straight.parameters(), lr=3e-3)
     _train(straight, opt, batches)
 
     first = _model()
-    opt = cls(first.parameters(), lr=3.0)
+    opt = cls(first.parameters(), lr=3e-3)
     _train(first, opt, batches[:8])
     buffer = io.BytesIO()
     torch.save({"model": first.state_dict(), "opt": opt.state_dict()}, buffer)
@@ -96,7 +98,7 @@ def test_state_dict_round_trip_resumes_exactly() -> None:
     opt = cls(resumed.parameters(), lr=0.5)
     resumed.load_state_dict(saved["model"])
     opt.load_state_dict(saved["opt"])
-    assert opt.param_groups[0]["lr"] == 3.0
+    assert opt.param_groups[0]["lr"] == 3e-3
     _train(resumed, opt, batches[8:])
     for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
         assert torch.equal(a, b)

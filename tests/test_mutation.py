@@ -228,7 +228,7 @@ def test_neutral_children_are_kept_only_when_asked():
     duplicated statement, dead code) is kept with that probability, never otherwise."""
     only_duplicate = [f"mutation.weights.{k}=0" for k in KINDS if k != "duplicate"]
     parent_fp = fingerprint(ADAMW)
-    assert Config().evolution.neutral == 1.0  # the default (experiments/reachability, round 4)
+    assert Config().evolution.neutral == 1.0  # the default (experiments/reachability)
     for neutral, expect_some in ((0.0, False), (1.0, True)):
         config = apply_overrides(Config(), only_duplicate + ["evolution.mutations_max=1",
                                                              f"evolution.neutral={neutral}"])

@@ -118,3 +118,16 @@ def test_whole_run_matches_an_independent_reference_loop(task, name):
     assert encode(program).capacity() == (CAPACITIES[1] if name == "long" else CAPACITIES[0])
     ours = evaluate(task, [program], lrs=[1.0], seeds=(1,)).losses[0, 0, 0]
     assert float(ours) == pytest.approx(_reference_run(task, program, seed=1), rel=1e-3)
+
+
+@pytest.mark.parametrize("name", ["lion", "reductions"])
+def test_the_specialized_baseline_trains_like_the_interpreter(task, name):
+    from proxy_tasks.baselines import specialized_run
+
+    program = PROGRAMS[name]
+    arrays = task_arrays(task)
+    w0, idx = arrays.seed(1)
+    run = jax.jit(specialized_run(task, program))
+    ours = float(run(jnp.float32(1.0), jnp.asarray(arrays.schedule), w0, idx, arrays.data))
+    interpreted = evaluate(task, [program], lrs=[1.0], seeds=(1,)).losses[0, 0, 0]
+    assert ours == pytest.approx(float(interpreted), rel=1e-3)

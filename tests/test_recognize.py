@@ -377,8 +377,10 @@ def test_known_optimizers_lists_every_name():
 # --- random rewrites of every library program -----------------------------------------------------
 
 
-def to_ssa(program: Program, rng: np.random.Generator) -> Program:
-    """Every statement writes a fresh random name (renaming and un-reusing names at once)."""
+def random_fresh_names(program: Program, rng: np.random.Generator) -> Program:
+    """Every statement writes a fresh random name (renaming and un-reusing names at once; unlike
+    :func:`programs.to_ssa`, which keeps each name's first spelling, nothing of the original
+    names survives)."""
     current = {name: name for name in INPUTS}
     out = []
     for i, s in enumerate(program.statements):
@@ -462,7 +464,7 @@ def swap_slots(program: Program) -> Program:
 
 
 def rewrite(program: Program, rng: np.random.Generator) -> Program:
-    p = expand_statements(to_ssa(program, rng), rng)
+    p = expand_statements(random_fresh_names(program, rng), rng)
     p = shuffle_independent(add_dead_code(p, rng), rng)
     return swap_slots(p) if rng.random() < 0.5 else p
 

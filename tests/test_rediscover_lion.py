@@ -1,5 +1,6 @@
-"""The headline experiment's summary over finished runs (``experiments/rediscover_lion.py
---runs``): seeds run at different times are summarized from their own folders and configs."""
+"""The headline experiment's summary over finished runs (``experiments/headline/
+rediscover_lion.py --runs``): seeds run at different times are summarized from their own folders
+and configs, and the summary's provenance is recorded beside it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "experiments" / "rediscover_lion.py"
+SCRIPT = ROOT / "experiments" / "headline" / "rediscover_lion.py"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -33,6 +34,9 @@ def test_runs_summarizes_finished_folders_with_their_own_seed_and_settings(tmp_p
     assert result["run"] == str(run) and result["evaluations"] >= 60
     assert result["final_best"]["simplified"].startswith("def train(")
     assert summary["found_lion"] == int(result["found_lion"])
+    provenance = json.loads((out / "MANIFEST.json").read_text())["summary.json"]
+    assert "rediscover_lion.py --runs" in provenance["command"]
+    assert provenance["commit"] and provenance["machine"] and provenance["date"]
 
     missing = _run(str(SCRIPT), "--runs", str(tmp_path / "nothing"), "--out", str(out))
     assert missing.returncode == 2 and "not a search run folder" in missing.stderr

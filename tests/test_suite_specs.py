@@ -63,15 +63,15 @@ def test_a_malformed_table_names_the_source_and_the_key(change, message):
 
 def test_references_are_checked_without_building_anything():
     assert check_reference("default") == "default"
-    assert check_reference("imitate:lion") == "imitate:lion"
+    assert check_reference("identify:optax:lion") == "identify:optax:lion"
     assert check_reference(TABLE)["stages"][0]["weights"] == [1.0]
     with pytest.raises(SuiteError, match="unknown suite 'defualt' \\(did you mean 'default'"):
         check_reference("defualt", "search.suite")
-    with pytest.raises(SuiteError, match="unknown suite kind 'imitat'"):
-        check_reference("imitat:lion")
+    with pytest.raises(SuiteError, match="unknown suite kind 'identfy'"):
+        check_reference("identfy:lion")
     with pytest.raises(SuiteError, match="needs an argument"):
-        check_reference("imitate:")
-    assert "imitate:<program>" in suite_names() and "default" in suite_names()
+        check_reference("identify:")
+    assert "identify:<target>" in suite_names() and "default" in suite_names()
 
 
 def test_a_suite_from_a_table_scores_like_a_builtin_one():

@@ -33,15 +33,15 @@ def test_describe_reports_stages_and_the_baseline():
     assert [s.fitness for s in info.baselines] == [adamw.fitness]
 
 
-def test_imitation_suite_scores_the_target_zero_whatever_its_lr_scale():
+def test_identification_suite_scores_the_target_zero_whatever_its_lr_scale():
     from programs import parse
-    from proxy_tasks.suites.imitation import ImitationSuite
 
-    suite = ImitationSuite("lion")
+    suite = get_suite("identify:lion")
     lion = library.load("lion")
     rescaled = parse(format(lion).replace("0.0001", "0.003"))
     adamw, lion_s, rescaled_s = suite.evaluate([library.load("adamw"), lion, rescaled], 0)
-    assert lion_s.fitness < 1e-9 and rescaled_s.fitness < 1e-9
+    assert lion_s.fitness < 1e-12 and rescaled_s.fitness < 1e-12
+    assert rescaled_s.best_lr["scale"] == pytest.approx(0.0001 / 0.003)
     assert adamw.fitness > 0.1
     blowup = parse("def train(w, g, m, v, lr):\n  m = exp(m)\n  m = m + 1.0\n  update = g * m\n"
                    "  return update, m, v\n")
@@ -49,7 +49,7 @@ def test_imitation_suite_scores_the_target_zero_whatever_its_lr_scale():
     assert failed.failed and failed.fitness == WORST_FITNESS
 
 
-def test_imitation_suite_names_a_missing_target():
+def test_identification_suite_names_a_missing_target():
     with pytest.raises(ValueError, match="no_such_program"):
-        get_suite("imitate:no_such_program")
-    assert get_suite("imitate:signum").name == "imitate:signum"
+        get_suite("identify:no_such_program")
+    assert get_suite("identify:signum").name == "identify:signum"

@@ -20,7 +20,7 @@ def train(w, g, m, v, lr):
 """
 
 
-def test_parse_reads_the_issue_example() -> None:
+def test_parse_reads_the_adamw_example() -> None:
     p = parse(ADAMW_TEXT)
     assert len(p) == 9
     assert p.statements[1] == Statement("m", "interp", ("g", "m", 0.9))
@@ -114,7 +114,7 @@ def _body(*lines: str, ret: str = "return u, m, v") -> str:
         (_body("u = g * lr", "return u, m, v"), 3, 3, "after 'return'"),
         ("def train(w, g, m, v):\n  return g, m, v\n", 1, 1, "signature must be exactly"),
         ("x = 1\n", 1, 1, "expected 'def train"),
-        ("", None, None, "empty program"),
+        ("", 1, 1, "empty program"),
         ("def train(w, g, m, v, lr):\n  u = g *\n", 2, None, "syntax error"),
         (_body("u = g * lr") + "def f(w, g, m, v, lr):\n  return g, m, v\n", 4, 1, "only one"),
     ],

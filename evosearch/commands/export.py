@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-import tempfile
 from pathlib import Path
 
 CHECK_STEPS = 20
@@ -77,12 +76,11 @@ def check(program, text: str, target: str) -> tuple[int, str]:
     params, grads = verify.sample_problem(CHECK_STEPS)
     expected = verify.reference_trajectory(program, params, grads, lr=1.0)
     try:
-        with tempfile.TemporaryDirectory() as directory:
-            module = _import(text, Path(directory) / "evosearch_export_check.py")
-            if target == "optax":
-                got = verify.optax_trajectory(module.optimizer(1.0), params, grads)
-            else:
-                got = verify.torch_trajectory(module.Optimizer, params, grads, lr=1.0)
+        module = verify.load_generated(text)
+        if target == "optax":
+            got = verify.optax_trajectory(module.optimizer(1.0), params, grads)
+        else:
+            got = verify.torch_trajectory(module.Optimizer, params, grads, lr=1.0)
     except Exception as e:  # whatever breaks, say so instead of writing a broken module
         return 1, f"the module fails to run: {type(e).__name__}: {e}"
     error = verify.max_error(got, expected)
@@ -90,14 +88,6 @@ def check(program, text: str, target: str) -> tuple[int, str]:
     if not error <= CHECK_TOLERANCE:
         return 1, f"the module does not match: {summary} (tolerance {CHECK_TOLERANCE:g})"
     return 0, f"checked: {summary}"
-
-
-def _import(text: str, path: Path):
-    path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _fail(message: str, status: int = 2) -> int:

@@ -216,6 +216,7 @@ class Evolution:
         self.phase = "search"  # search -> meta (meta-validation) -> done
         self.meta: list[int] = []  # record ids being (or that were) meta-validated
         self.events: list[dict[str, Any]] = []  # restarts, migrations: for the log
+        self.injected: dict[str, int] = {}  # parent fingerprint -> evaluations at injection
         self._programs: dict[int, Program] = {}
         self._route(Candidate(self._new_id(), None, 0, warm_start, fingerprint(warm_start)))
 
@@ -340,6 +341,23 @@ class Evolution:
         self._route(candidate)
         c.barren = c.barren + 1 if c.evaluations == evaluations else 0
 
+    def inject(self, program: Program, parent: int, edit: str) -> bool:
+        """A program made outside the mutations joins as a child of record ``parent``: scored
+        by the suite through the funnel like any child. Identification uses this for a found
+        program with its constants fitted to the target, which a constant mutation
+        (``x 2**N(0, 1)``) would rarely hit. The parent is remembered (:attr:`injected`), so
+        that a resumed search knows what was injected. Returns False (and does nothing) for a
+        program the parent already computes."""
+        source = self.lineage[parent]
+        child = fingerprint(program)
+        self.injected[source.fingerprint] = self.counters.evaluations
+        if child == source.fingerprint:
+            return False
+        self.counters.children += 1
+        self._route(Candidate(self._new_id(), parent, source.island, program, child,
+                              edits=(edit,), parent_key=source.key))
+        return True
+
     def _route(self, c: Candidate) -> None:
         """Advance a candidate through the funnel as far as known scores allow."""
         while True:
@@ -446,8 +464,8 @@ class Evolution:
         start (``"initial"``). The cache, the lineage and children in flight are kept.
 
         Restarting one island from the warm start lets it look for another basin while the
-        other islands keep their lineages; on ``imitate:lion`` that reached Lion no more often
-        than the default (experiments/reachability, round 3)."""
+        other islands keep their lineages; on a suite whose optimum is Lion that reached Lion no
+        more often than the default (experiments/reachability)."""
         if source not in ("best", "initial"):
             raise ValueError(f"restart source must be 'best' or 'initial', got {source!r}")
         if scope not in ("all", "worst"):
@@ -554,6 +572,7 @@ class Evolution:
             "elapsed": self.elapsed,
             "phase": self.phase,
             "meta": self.meta,
+            "injected": self.injected,
         }
 
     @classmethod
@@ -564,7 +583,7 @@ class Evolution:
         the state has used, batches numbered after the ones consumed). The first problem
         raises :class:`~evosearch.engine.schema.StateError` naming the field under ``path``,
         before anything outside this object has been touched."""
-        data = schema.mapping(data, path, STATE_FIELDS)
+        data = schema.mapping(data, path, STATE_FIELDS, optional=("injected",))
         at = partial(schema.join, path)
         self = cls.__new__(cls)
         self.config = config
@@ -639,6 +658,12 @@ class Evolution:
         self.elapsed = schema.number(data["elapsed"], at("elapsed"), low=0)
         self.phase = schema.choice(data["phase"], at("phase"), PHASES)
         self.meta = schema.each(data["meta"], at("meta"), schema.integer)
+        injected = schema.mapping(data.get("injected", {}), at("injected"))
+        self.injected = {
+            schema.string(fp, at("injected"), nonempty=True):
+                schema.integer(when, schema.join(at("injected"), fp))
+            for fp, when in injected.items()
+        }
         self.events = []
         self._check_consistency(path)
         return self
@@ -709,6 +734,10 @@ class Evolution:
                 "must be at most children (a child's share of dead statements is at most 1)")
         require(self.improved_at <= c.evaluations, at("improved_at"),
                 f"is {self.improved_at}, more than the {c.evaluations} evaluations made")
+        late = [when for when in self.injected.values() if when > c.evaluations]
+        require(not late, at("injected"),
+                f"records an injection after {late[:1]} evaluations, more than the "
+                f"{c.evaluations} made")
         # Batches: numbered in order, those after the consumed ones still out.
         ids = [b.id for b in self.in_flight]
         require(ids == list(range(c.batches, c.batches + len(ids))), at("in_flight"),

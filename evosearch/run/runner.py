@@ -134,9 +134,16 @@ class _StopFlag:
             signal.signal(sig, handler)
 
 
+Watch = Callable[[Evolution], "str | None"]
+"""Called after every consumed batch with the search state; a string it returns stops the
+search (checkpoint first) with that status. Identification stops at an exact recovery this way.
+It must decide from the state alone, so that a resumed search stops where an uninterrupted one
+would."""
+
+
 @dataclass
 class RunOutcome:
-    status: str  # "finished" or "interrupted"
+    status: str  # "finished", "interrupted", or a watch's status
     out: Path
     engine: Evolution
     suite: SuiteInfo
@@ -157,8 +164,10 @@ class Runner:
         progress: ProgressLine | None = None,
         restart: str | None = None,
         requested: Callable[[Config], Config] | None = None,
+        watch: Watch | None = None,
     ) -> None:
         self.out = Path(out)
+        self.watch = watch
         self.resume = resume
         self.restart_request = restart
         self.engine: Evolution | None = None
@@ -327,10 +336,14 @@ class Runner:
                     executor.submit(batch)
                 self._top_up(executor)
                 buffer: dict[int, list] = {}
+                stopped_by_watch: str | None = None
                 while not engine.done:
                     engine.elapsed = elapsed_before + time.monotonic() - started
                     if stop.requested:
                         status = "interrupted"
+                        break
+                    if stopped_by_watch:
+                        status = stopped_by_watch
                         break
                     self._check_restart()
                     if not engine.in_flight:
@@ -347,6 +360,8 @@ class Runner:
                         self.progress.waiting = ""
                         self._top_up(executor)
                         self._after_batch(engine)
+                        if self.watch is not None and not stopped_by_watch:
+                            stopped_by_watch = self.watch(engine)
                         evals, now = engine.counters.evaluations, time.monotonic()
                         every = self.config.checkpoint
                         if (

@@ -1,10 +1,11 @@
 """Compare imitation searches: how many evaluations the search needs to reach its target.
 
     python experiments/reachability/compare.py runs/reach/base runs/reach/dupedge ... \
-        [--json experiments/reachability/results.json]
+        [--json experiments/reachability/results/NAME.json]
 
-Each argument is the ``--out`` folder of one ``experiments/rediscover_lion.py`` run on an
-``imitate:<target>`` suite (see this folder's README), or several such folders joined by commas
+Each argument is the ``--out`` folder of one ``experiments/headline/rediscover_lion.py`` run on an
+``imitate:<target>`` suite (see this folder's README: reproducible at commit ``ad38280``), or
+several such folders joined by commas
 (runs of one configuration over different seeds, e.g. ``--first-seed 0`` and ``--first-seed 4``),
 which make one row. For every seed it reads the summary that
 script wrote: the final best's fitness (mean ``1 - cos`` to the target's updates at stage l),
@@ -17,7 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: the manifest helper
+import manifest  # noqa: E402
 
 THRESHOLDS = (0.05, 0.01)
 
@@ -71,6 +76,7 @@ def main() -> None:
               f"{_cell([s['recognized_lion_at'] for s in seeds]):<22}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        manifest.record(args.json)
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
     python experiments/reachability/first_minutes.py RUN_DIR [RUN_DIR ...] [--minutes 10]
 
 Each RUN_DIR is a search's ``--out`` folder (``evosearch search`` or one seed folder of
-``experiments/rediscover_lion.py``). Reads its ``log.jsonl`` (one line per batch) and prints, at
-the last batch logged within the first N minutes: evaluations in all and per funnel stage, and
-the best program's stage and fitness. Longer runs can then be compared with shorter ones on
-equal wall time (round 5 of this folder's README: ``evolution.neutral`` 0 against 1).
+``experiments/headline/rediscover_lion.py``). Reads its ``log.jsonl`` (one line per batch) and
+prints, at the last batch logged within the first N minutes: evaluations in all and per funnel
+stage, and the best program's stage and fitness. Longer runs can then be compared with shorter
+ones on equal wall time (this folder's README: neutral children on the real suite,
+``evolution.neutral`` 0 against 1).
 """
 
 from __future__ import annotations

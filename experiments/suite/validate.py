@@ -1,14 +1,14 @@
-"""Validate the default proxy suite (issue 4): does Lion rank first, honestly and robustly?
+"""Validate the default proxy suite: does Lion rank first, honestly and robustly?
 
     python experiments/suite/validate.py [--quick] [--skip-large]
 
-Writes, under experiments/suite/: ranking_m.{txt,json} (the fitness stage, every comparison
-program, paired seeds), ranking_m_fresh_seeds.{txt,json} (the same on other seeds),
-ranking_s.{txt,json} (the screen), ranking_l.{txt,json} (the 10x stage) and summary.json
-(Lion's paired test against every rival, first place under +-20 % task weights, the screen's
-Spearman correlation with the fitness stage, and the measured cost of one program's evaluation
-per stage). Every number comes from this project's own engine (`proxy_tasks`) through the same
-code as `evosearch rank`.
+Writes, under experiments/suite/results/ (each file recorded in its MANIFEST.json):
+ranking_m.{txt,json} (the fitness stage, every comparison program, paired seeds),
+ranking_m_fresh_seeds.{txt,json} (the same on other seeds), ranking_s.{txt,json} (the screen),
+ranking_l.{txt,json} (the 10x stage) and summary.json (Lion's paired test against every rival,
+first place under +-20 % task weights, the screen's Spearman correlation with the fitness stage,
+and the measured cost of one program's evaluation per stage). Every number comes from this
+project's own engine (`proxy_tasks`) through the same code as `evosearch rank`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -27,8 +28,12 @@ from proxy_tasks import configure_single_thread
 from proxy_tasks.rank import load_programs, rank
 from proxy_tasks.suites import get_suite, suite_spec
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: the manifest helper
+import manifest  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+RESULTS = HERE / "results"
 VARIANTS = ROOT / "experiments" / "variants"
 
 COMPARISON = [
@@ -36,7 +41,7 @@ COMPARISON = [
     str(VARIANTS / "lion_b1_eq_b2.prog"), "momentum", "nesterov", "rmsprop", "adagrad",
     "adabelief", "signsgd", "sgd", "powersign", "addsign",
 ]
-"""Every library program, plus Signum .99 and Lion with b1 = b2 (the issue's list and more)."""
+"""Every library program, plus Signum .99 and Lion with b1 = b2."""
 
 LARGE = ["lion", "adamw", "signum", str(VARIANTS / "signum_0.99.prog"),
          str(VARIANTS / "lion_b1_eq_b2.prog"), "rmsprop", "adagrad", "momentum"]
@@ -51,8 +56,11 @@ def _rank_stage(stage_name: str, specs: list[str], seeds: int, first_seed: int =
 
 
 def _write(name: str, result) -> None:
-    (HERE / f"{name}.txt").write_text(result.table() + "\n")
-    (HERE / f"{name}.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    RESULTS.mkdir(exist_ok=True)
+    texts = {".txt": result.table(), ".json": json.dumps(result.to_json(), indent=2)}
+    for suffix, text in texts.items():
+        (RESULTS / f"{name}{suffix}").write_text(text + "\n")
+        manifest.record(RESULTS / f"{name}{suffix}")
     print(result.table(), flush=True)
 
 
@@ -116,7 +124,8 @@ def main() -> None:
         summary.update({"ranking_l": large.ranking, "lion_versus_l": _lion_versus(large),
                         "weight_sensitivity_l": large.weight_sensitivity(0.2)})
     summary["seconds_per_program"] = {"s": _cost(0, 20), "m": _cost(1, 3)}
-    (HERE / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    manifest.record(RESULTS / "summary.json")
 
     print("\n== summary")
     for key in ("ranking_m", "ranking_m_fresh_seeds", "ranking_s", "ranking_l"):
@@ -129,7 +138,7 @@ def main() -> None:
     print(f"screen Spearman vs m: {rho:.3f}")
     print(f"seconds per program: s {summary['seconds_per_program']['s']:.3f}, "
           f"m {summary['seconds_per_program']['m']:.2f}")
-    print(f"wrote {HERE}/summary.json")
+    print(f"wrote {RESULTS}/summary.json")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 ``to_optax(program, learning_rate)`` gives an ``optax.GradientTransformation``;
 ``to_torch(program)`` a ``torch.optim.Optimizer`` subclass; ``to_source(program, target)`` the
-text of an importable module that needs only jax/optax or torch. Each submodule is imported on
+text of an importable module that needs only jax/optax or torch. In all of them the learning
+rate is the step size, as in optax and torch: a program's constant lr factor (Lion's
+``lr = lr * 0.0001``) is divided out of it and becomes the default learning rate
+(:mod:`programs.learning_rate`). Each submodule is imported on
 first use, so that ``import programs.export`` pulls in neither jax nor the optional torch.
 """
 

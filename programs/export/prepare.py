@@ -2,8 +2,11 @@
 
 An exported optimizer stores only the state its program reads and runs only its live statements:
 a searched program is often 70% dead code, and carrying a dead slot would double an optimizer's
-memory for nothing. Validation happens here, once, so that every exporter rejects an invalid
-program with the same message instead of failing halfway through a trace.
+memory for nothing. Its learning rate is the step size, as everywhere in optax and torch: the
+program's constant lr factor (``lr = lr * 0.0001`` in Lion) is divided out and becomes the
+default learning rate (:mod:`programs.learning_rate`). Validation happens here, once, so that
+every exporter rejects an invalid program with the same message instead of failing halfway
+through a trace.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from programs.analysis import check, liveness, remove_dead_code
+from programs.learning_rate import split_lr_factor
 from programs.ops import STATE
 from programs.program import Program, ProgramError, Statement
 
@@ -20,14 +24,38 @@ from programs.program import Program, ProgramError, Statement
 class Prepared:
     """A valid program ready to export.
 
-    ``program``: the input without dead statements. ``slots``: the state slots it reads, in
-    ``STATE`` order (``("m",)`` for Lion, ``("m", "v")`` for AdamW). ``reads_params``: whether it
-    reads the weights ``w`` (weight decay does), so that an optax update can demand ``params``.
+    ``program``: the input without dead statements, and without its constant lr factor where it
+    has one. ``slots``: the state slots it reads, in ``STATE`` order (``("m",)`` for Lion,
+    ``("m", "v")`` for AdamW). ``reads_params``: whether it reads the weights ``w`` (weight
+    decay does), so that an optax update can demand ``params``. ``lr_factor``: the factor that
+    was divided out (``1e-4`` for Lion; ``None`` where ``lr`` is not one constant factor of the
+    update, and the exported learning rate is the program's ``lr`` input as it is).
     """
 
     program: Program
     slots: tuple[str, ...]
     reads_params: bool
+    lr_factor: float | None
+
+    @property
+    def default_learning_rate(self) -> float:
+        """The exported optimizer's default learning rate: the lr factor, which reproduces the
+        program as searched (at ``lr = 1``); 1.0 where there is none."""
+        return 1.0 if self.lr_factor is None else self.lr_factor
+
+    def learning_rate_doc(self) -> str:
+        """What the exported learning rate means, for docstrings (which case applies)."""
+        if self.lr_factor is None:
+            return (
+                "The program does not use its learning rate as one constant factor of the "
+                "update, so the learning rate is fed to the program's lr input as it is (as in "
+                "the search); the default is 1.0."
+            )
+        return (
+            "The learning rate is the step size, as in optax and torch: the program's "
+            f"constant lr factor, {self.lr_factor!r}, is divided out of the program and is the "
+            "default learning rate (which reproduces the program as searched)."
+        )
 
 
 def _check_types(program: Program) -> None:
@@ -57,6 +85,9 @@ def prepare(program: Program) -> Prepared:
     if problems:
         raise ProgramError("cannot export an invalid program: " + "; ".join(map(str, problems)))
     live = remove_dead_code(program)
+    split = split_lr_factor(live)
+    if split is not None:
+        live = split.program
     info = liveness(live)
     slots = tuple(slot for slot in STATE if slot in info.state)
-    return Prepared(live, slots, "w" in info.reads)
+    return Prepared(live, slots, "w" in info.reads, None if split is None else split.factor)

@@ -20,82 +20,23 @@ import builtins
 import keyword
 import math
 import re
+import textwrap
 from importlib import resources
 
 from programs.export.prepare import Prepared, prepare
-from programs.ops import EPS, INPUTS, OPS, STATE
+from programs.ops import EPS, INPUTS, OPS, STATE, Op, function_source
 from programs.program import Program, ProgramError
 from programs.text import format_program
 
 TARGETS = ("optax", "torch")
 
-# Each library function as Python source over the runtime's ``xp``, ``leaf_sum`` and
-# ``total_sum``: (parameters, body lines). It mirrors programs/ops.py line for line;
-# tests/test_export_source.py checks every entry against it on both runtimes.
-_ONE_MINUS = repr(1.0 - 1e-6)
-_FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "get_pi": ("", (f"return xp.asarray({math.pi!r})",)),
-    "get_e": ("", (f"return xp.asarray({math.e!r})",)),
-    "get_eps": ("", ("return xp.asarray(EPS)",)),
-    "abs": ("x", ("return xp.abs(x)",)),
-    "cos": ("x", ("return xp.cos(x)",)),
-    "sin": ("x", ("return xp.sin(x)",)),
-    "tan": ("x", ("return xp.tan(x)",)),
-    "arcsin": ("x", ("return xp.arcsin(xp.clip(x, -1.0, 1.0))",)),
-    "arccos": ("x", ("return xp.arccos(xp.clip(x, -1.0, 1.0))",)),
-    "arctan": ("x", ("return xp.arctan(x)",)),
-    "sinh": ("x", ("return xp.sinh(x)",)),
-    "cosh": ("x", ("return xp.cosh(x)",)),
-    "tanh": ("x", ("return xp.tanh(x)",)),
-    "arcsinh": ("x", ("return xp.arcsinh(x)",)),
-    "arccosh": ("x", ("return xp.arccosh(xp.maximum(xp.abs(x), 1.0))",)),
-    "arctanh": ("x", (f"return xp.arctanh(xp.clip(x, -{_ONE_MINUS}, {_ONE_MINUS}))",)),
-    "exp": ("x", ("return xp.exp(x)",)),
-    "exp2": ("x", ("return xp.exp2(x)",)),
-    "exp10": ("x", ("return xp.power(10.0, x)",)),
-    "expm1": ("x", ("return xp.expm1(x)",)),
-    "log": ("x", ("return xp.log(xp.abs(x))",)),
-    "log10": ("x", ("return xp.log10(xp.abs(x))",)),
-    "log2": ("x", ("return xp.log2(xp.abs(x))",)),
-    "log1p": ("x", ("return xp.log(xp.abs(1.0 + x))",)),
-    "square": ("x", ("return x * x",)),
-    "sqrt": ("x", ("return xp.sqrt(xp.abs(x))",)),
-    "rsqrt": ("x", ("return 1.0 / (xp.sqrt(xp.abs(x)) + EPS)",)),
-    "cube": ("x", ("return x * x * x",)),
-    "cbrt": ("x", ("return xp.cbrt(x)",)),
-    "sign": ("x", ("return xp.sign(x)",)),
-    "reciprocal": ("x", ("return 1.0 / _away_from_zero(x)",)),
-    "invert": ("x", ("return 1.0 - x",)),
-    "negative": ("x", ("return -x",)),
-    "norm": ("x", ("return xp.sqrt(leaf_sum(x * x))",)),
-    "global_norm": ("x", ("return xp.sqrt(total_sum(x * x))",)),
-    "dot": ("x, y", ("return total_sum(x * y)",)),
-    "cosine_sim": (
-        "x, y",
-        (
-            "nx = xp.sqrt(total_sum(x * x))",
-            "ny = xp.sqrt(total_sum(y * y))",
-            "return total_sum(x * y) / (nx * ny + EPS)",
-        ),
-    ),
-    "clip_by_global_norm": (
-        "x, c",
-        (
-            "n = xp.sqrt(total_sum(x * x))",
-            "return x * xp.minimum(1.0, xp.abs(c) / (n + EPS))",
-        ),
-    ),
-    "interp": ("x, y, a", ("return (1.0 - a) * x + a * y",)),
-    "power": ("x, y", ("return xp.power(xp.abs(x), y)",)),
-    "add": ("x, y", ("return x + y",)),
-    "sub": ("x, y", ("return x - y",)),
-    "mul": ("x, y", ("return x * y",)),
-    "div": ("x, y", ("return x / _away_from_zero(y)",)),
-    "max": ("x, y", ("return xp.maximum(x, y)",)),
-    "min": ("x, y", ("return xp.minimum(x, y)",)),
-    "clip": ("x, c", ("return xp.clip(x, -xp.abs(c), xp.abs(c))",)),
-}
-_INFIX = {"add": "+", "sub": "-", "mul": "*"}  # unguarded, so written as operators
+
+def _written_as_operator(op: Op) -> bool:
+    """Unguarded arithmetic (``x + y``, not ``div``'s guarded quotient) is written as the
+    operator itself rather than as a call."""
+    return op.infix is not None and op.source.strip() == f"x {op.infix} y"
+
+
 _AWAY_FROM_ZERO = (
     "def _away_from_zero(y):",
     '    """y pushed at least EPS away from zero, keeping its sign (0 counts as positive)."""',
@@ -105,18 +46,28 @@ _AWAY_FROM_ZERO = (
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _FLOAT_LITERAL = re.compile(r"-?(\d+\.\d*|\d+(\.\d*)?e[+-]?\d+)")
 
-_USAGE = {
-    "optax": (
-        "jax and optax",
-        "tx = optimizer(learning_rate=1.0)  # an optax.GradientTransformation; the learning\n"
-        "    # rate is a number or an optax schedule, fed to the program's lr",
-    ),
-    "torch": (
-        "torch",
-        "opt = Optimizer(model.parameters(), lr=1.0)  # a torch.optim.Optimizer; lr is fed\n"
-        "    # to the program's lr",
-    ),
-}
+_NEEDS = {"optax": "jax and optax", "torch": "torch"}
+
+
+def _usage(prepared: Prepared, target: str) -> list[str]:
+    """How to use the module, and what its learning rate means (which case applies)."""
+    default = _literal(prepared.default_learning_rate)
+    if target == "optax":
+        if prepared.lr_factor is None:
+            lines = ["tx = optimizer(learning_rate=1.0)  # an optax.GradientTransformation; a "
+                     "number or an", "# optax schedule, fed to the program's lr input as it is"]
+        else:
+            lines = [f"tx = optimizer()  # an optax.GradientTransformation, learning rate "
+                     f"{default}", "tx = optimizer(learning_rate=3e-4)  # a number or an optax "
+                     "schedule: the step size"]
+    elif prepared.lr_factor is None:
+        lines = ["opt = Optimizer(model.parameters(), lr=1.0)  # a torch.optim.Optimizer; lr "
+                 "is", "# fed to the program's lr input as it is"]
+    else:
+        lines = [f"opt = Optimizer(model.parameters())  # a torch.optim.Optimizer, lr {default}",
+                 "opt = Optimizer(model.parameters(), lr=3e-4)  # lr: the step size"]
+    paragraph = textwrap.wrap(prepared.learning_rate_doc(), 95)
+    return [*(f"    {line}" for line in lines), "", *paragraph]
 
 
 def _runtime_source(target: str) -> str:
@@ -194,22 +145,26 @@ def _escaped(text: str) -> str:
 
 
 def _statement(target: str, op: str, args: list[str]) -> str:
-    if op in _INFIX:
-        return f"{target} = {args[0]} {_INFIX[op]} {args[1]}"
+    if _written_as_operator(OPS[op]):
+        return f"{target} = {args[0]} {OPS[op].infix} {args[1]}"
     return f"{target} = {op}({', '.join(args)})"
 
 
-def _functions(prepared: Prepared) -> list[str]:
-    used = list(dict.fromkeys(s.op for s in prepared.program.statements if s.op not in _INFIX))
+def _functions(prepared: Prepared, target: str) -> list[str]:
+    """``EPS``, the guard helper if a function needs it, and each function the program calls,
+    as written in its :class:`programs.ops.Op` entry (:func:`programs.ops.function_source`)."""
+    used = [OPS[name] for name in dict.fromkeys(s.op for s in prepared.program.statements)]
+    used = [op for op in used if not _written_as_operator(op)]
+    runtime = _module_names(_runtime_source(target)) | {"EPS", "train", "optimizer", "Optimizer"}
+    clashes = sorted({op.name for op in used} & runtime)
+    if clashes:  # only a function added to the table can: the built-in ones are tested
+        raise ValueError(f"function {clashes[0]!r} has the name of a definition of the "
+                         f"exported {target} module; rename it in the ops table")
     lines = [f"EPS = {_literal(EPS)}", ""]
-    bodies = [line for op in used for line in _FUNCTIONS[op][1]]
-    if any("_away_from_zero" in line for line in bodies):
+    if any("_away_from_zero" in op.source_for(target) for op in used):
         lines += ["", *_AWAY_FROM_ZERO, ""]
     for op in used:
-        params, body = _FUNCTIONS[op]
-        lines += ["", f"def {op}({params}):", f'    """{_escaped(OPS[op].doc)}."""']
-        lines += [f"    {line}" for line in body]
-        lines.append("")
+        lines += ["", *function_source(op, target).rstrip("\n").split("\n"), ""]
     return lines
 
 
@@ -231,14 +186,20 @@ def _entry_point(prepared: Prepared, target: str) -> list[str]:
     assert set(prepared.slots) <= set(STATE)
     quoted = [f'"{slot}"' for slot in prepared.slots]
     slots = f"({quoted[0]},)" if len(quoted) == 1 else f"({', '.join(quoted)})"
+    default = _literal(prepared.default_learning_rate)
+    if prepared.lr_factor is None:
+        meaning = f"is fed to the program's ``lr`` input as it is (default {default})"
+    else:
+        meaning = f"is the step size; the default, {default}, is the program's own lr factor"
     if target == "optax":
         return [
             "",
             "",
-            "def optimizer(learning_rate: Any) -> optax.GradientTransformation:",
-            '    """The program as an optax transformation; ``learning_rate`` (a number or a',
-            "    schedule) is its ``lr`` input. Compose it with ``optax.chain``; add its updates",
-            '    with ``optax.apply_updates``."""',
+            f"def optimizer(learning_rate: Any = {default}) -> optax.GradientTransformation:",
+            '    """The program as an optax transformation. ``learning_rate`` (a number or an',
+            *textwrap.wrap(f"optax schedule) {meaning}. Compose it with ``optax.chain``; add its "
+                           'updates with ``optax.apply_updates``."""', 92,
+                           initial_indent="    ", subsequent_indent="    "),
             "    return program_transformation(",
             f"        train, {slots}, reads_params={prepared.reads_params}, "
             "learning_rate=learning_rate",
@@ -248,11 +209,13 @@ def _entry_point(prepared: Prepared, target: str) -> list[str]:
         "",
         "",
         "class Optimizer(ProgramOptimizer):",
-        '    """The program as a torch optimizer; ``lr`` (per param group) is its ``lr``',
-        '    input. State per parameter: only the slots the program reads."""',
+        *textwrap.wrap(f'"""The program as a torch optimizer. ``lr`` (per param group) {meaning}. '
+                       'State per parameter: only the slots the program reads."""', 92,
+                       initial_indent="    ", subsequent_indent="    "),
         "",
         f"    slots = {slots}",
         f"    reads_params = {prepared.reads_params}",
+        f"    default_lr = {default}",
         "    train = staticmethod(train)",
     ]
 
@@ -262,7 +225,9 @@ def to_source(program: Program, target: str = "optax") -> str:
 
     ``target="optax"``: the module needs jax and optax and defines ``optimizer(learning_rate)``
     (an ``optax.GradientTransformation``). ``target="torch"``: it needs torch and defines
-    ``Optimizer`` (a ``torch.optim.Optimizer``). Both match :func:`to_optax`/:func:`to_torch`.
+    ``Optimizer`` (a ``torch.optim.Optimizer``). Both match :func:`to_optax`/:func:`to_torch`,
+    the learning rate included: the step size, its default the program's constant lr factor,
+    which is divided out of the program (where it has one; the module's docstring says).
     Raises :class:`programs.ProgramError` for an invalid program, ``ValueError`` for an unknown
     target.
     """
@@ -271,15 +236,15 @@ def to_source(program: Program, target: str = "optax") -> str:
     prepared = prepare(program)
     names = python_names(prepared.program, reserved_names(target))
     renamed = [f"{old} -> {new}" for old, new in names.items() if old != new]
-    needs, usage = _USAGE[target]
+    divided = ", its lr factor divided out" if prepared.lr_factor is not None else ""
     header = [
         '"""An optimizer found by evosearch, exported as a standalone module.',
         "",
-        f"Needs only {needs}. Use:",
+        f"Needs only {_NEEDS[target]}. Use:",
         "",
-        *(f"    {line}" for line in usage.split("\n")),
+        *_usage(prepared, target),
         "",
-        "The program (evosearch's text form, dead code removed):",
+        f"The program (evosearch's text form, dead code removed{divided}):",
         "",
         *(f"    {line}" if line else "" for line in _escaped(format_program(prepared.program))
           .rstrip("\n").split("\n")),
@@ -293,7 +258,9 @@ def to_source(program: Program, target: str = "optax") -> str:
     header[-2] = header[-2][:100]
     runtime = _without_docstring(_runtime_source(target))
     banner = ["", "", "# --- the program " + "-" * 82, ""]
-    body = [*_functions(prepared), *_train(prepared, names), *_entry_point(prepared, target)]
+    body = [
+        *_functions(prepared, target), *_train(prepared, names), *_entry_point(prepared, target)
+    ]
     text = "\n".join(header) + runtime + "\n".join(banner + body) + "\n"
     ast.parse(text)  # a generator bug must fail here, not in the user's import
     return text

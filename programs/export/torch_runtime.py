@@ -24,6 +24,9 @@ from typing import Any
 
 import torch
 
+array_kind = "torch"
+"""What this backend's arrays are: functions with a torch form of their own use it."""
+
 
 class Leaves:
     """One tensor per parameter; arithmetic maps over them, scalars broadcast."""
@@ -145,12 +148,7 @@ _FOREACH_UNARY: dict[str, Callable[..., Any]] = {
 }  # fmt: skip
 
 
-def _cbrt(x: torch.Tensor) -> torch.Tensor:
-    # torch has no cube root; this is the real one, odd like numpy's.
-    return torch.sign(x) * torch.pow(torch.abs(x), 1.0 / 3.0)
-
-
-_RENAMED: dict[str, Callable[..., Any]] = {"power": torch.pow, "cbrt": _cbrt}
+_RENAMED: dict[str, Callable[..., Any]] = {"power": torch.pow}
 
 
 def _as_tensor(x: Any, dtype: torch.dtype) -> Any:
@@ -255,7 +253,8 @@ class ProgramOptimizer(torch.optim.Optimizer):
     """A ``torch.optim.Optimizer`` running ``train(w, g, m, v, lr) -> (update, m, v)``.
 
     A subclass sets ``train`` (a staticmethod), ``slots`` (the state slots the program reads:
-    only those are stored per parameter) and ``reads_params``. Each step does
+    only those are stored per parameter), ``reads_params`` and ``default_lr`` (the ``lr`` when
+    none is given). Each step does
     ``p -= update`` for every parameter with a gradient. Reductions over all parameters
     (``global_norm``, ``dot``, ``cosine_sim``, ``clip_by_global_norm``) cover the parameters of
     one param group that have gradients. ``foreach`` (default: on) uses ``torch._foreach_*``
@@ -264,12 +263,17 @@ class ProgramOptimizer(torch.optim.Optimizer):
 
     slots: tuple[str, ...] = ()
     reads_params: bool = True
+    default_lr: float = 1.0
 
     @staticmethod
     def train(w: Any, g: Any, m: Any, v: Any, lr: Any) -> tuple[Any, Any, Any]:
         raise NotImplementedError("a ProgramOptimizer subclass sets train")
 
-    def __init__(self, params: Any, lr: float = 1.0, *, foreach: bool | None = None) -> None:
+    def __init__(
+        self, params: Any, lr: float | None = None, *, foreach: bool | None = None
+    ) -> None:
+        if lr is None:
+            lr = type(self).default_lr
         if not isinstance(lr, float | int) or lr != lr or lr < 0:
             raise ValueError(f"lr must be a non-negative number, got {lr!r}")
         super().__init__(params, {"lr": float(lr), "foreach": foreach})

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from programs.learning_rate import split_lr_factor
+from programs.ops import OPS, ArgKind
 from programs.program import Arg, Program, Statement
 from programs.reference import step, zeros_like_state
 
@@ -42,7 +44,13 @@ def sample_problem(
 def reference_trajectory(
     program: Program, params: list[np.ndarray], grads: list[list[np.ndarray]], lr: float
 ) -> Trajectory:
-    """The weights after each step of :func:`programs.step` (the semantics to match)."""
+    """The weights after each step of :func:`programs.step` (the semantics to match) for an
+    optimizer exported with learning rate ``lr``: the program runs at ``lr / factor``, its
+    constant lr factor divided out as the exporters divide it out
+    (:func:`programs.learning_rate.split_lr_factor`; where there is none, at ``lr``)."""
+    split = split_lr_factor(program)
+    if split is not None:
+        lr = lr / split.factor
     w = [np.array(p) for p in params]
     m = v = zeros_like_state(w)
     out = []
@@ -124,8 +132,6 @@ def coverage_programs() -> dict[str, Program]:
     zeros, first: the guards' edge). Each program feeds the result into the update and into
     ``m``, so that later steps also see a non-zero state.
     """
-    from programs.ops import OPS, ArgKind
-
     tensors, scalars = ("g", "m", "w"), ("lr", 0.7, -1.3)
     programs: dict[str, Program] = {}
     for name, op in OPS.items():
@@ -150,3 +156,22 @@ def coverage_programs() -> dict[str, Program]:
             ]
             programs[f"{name}/{variant}"] = Program(tuple(statements))
     return programs
+
+
+def load_generated(text: str, name: str = "evosearch_export_check") -> Any:
+    """Import generated module ``text`` from a temporary file and return the module: how an
+    export is checked before it is written. The text is this package's own output, never
+    user input."""
+    import importlib.util
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"{name}.py"
+        path.write_text(text, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import the generated module {name}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module

@@ -8,7 +8,7 @@ and Ray actors:
   ``default``, ``diverse``, ``roundtwo``, ``smoke``);
 * a table of the same form (a search config's ``[suite]``; see
   :mod:`proxy_tasks.suites.trained`);
-* one of :data:`SUITE_KINDS`: ``numpy`` or ``KIND:ARGUMENT`` such as ``imitate:lion``.
+* one of :data:`SUITE_KINDS`: ``numpy`` or ``KIND:ARGUMENT`` such as ``identify:optax:lion``.
 
 Importing this package does not import jax: a driver process resolves and checks references
 (:func:`check_reference`) without compiling anything; :func:`get_suite` builds the suite where
@@ -48,10 +48,10 @@ def _numpy(argument: str) -> Suite:
     return NumpySuite()
 
 
-def _imitation(argument: str) -> Suite:
-    from proxy_tasks.suites.imitation import ImitationSuite
+def _identification(argument: str) -> Suite:
+    from proxy_tasks.identification import IdentificationSuite
 
-    return ImitationSuite(argument)
+    return IdentificationSuite(argument)
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,10 @@ SUITE_KINDS: dict[str, SuiteKind] = {
     "numpy": SuiteKind(
         "numpy", _numpy,
         "two tiny numpy problems, milliseconds per program: the engine's own tests", False),
-    "imitate": SuiteKind(
-        "imitate:<program>", _imitation,
-        "distance of a program's updates to a library program's or .prog file's on synthetic "
-        "streams: a benchmark of the search's reach", True),
+    "identify": SuiteKind(
+        "identify:<target>", _identification,
+        "distance of a program's updates to a target optimizer's (optax:NAME(...), "
+        "torch:NAME(...), a program, a .npz trace) on probe streams: identification", True),
 }
 """The one table of suite kinds besides training suites: adding a kind is one entry here."""
 

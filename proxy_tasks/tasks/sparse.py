@@ -85,6 +85,18 @@ SIZES: dict[str, dict] = {
     "m": dict(vocab=2048, embed=16, hidden=(64,), budget=Budget(400, 128), lr_scale=1.0),
     "l": dict(vocab=8192, embed=32, hidden=(128,), budget=Budget(800, 256), n_train=16384,
               lr_scale=0.562),
+    # Variants of m measured in experiments/landscape: rare-token weight (rw), no hidden layer,
+    # label noise, and embeddings from N(0, 1) (init1) instead of N(0, 0.01^2).
+    "m-rw0": dict(vocab=2048, embed=16, hidden=(64,), budget=Budget(400, 128), rare_weight=0.0,
+                  lr_scale=1.0),
+    "m-init1": dict(vocab=2048, embed=16, hidden=(64,), budget=Budget(400, 128),
+                    embed_scale=1.0, lr_scale=1.0),
+    "m-rw0-init1": dict(vocab=2048, embed=16, hidden=(64,), budget=Budget(400, 128),
+                        rare_weight=0.0, embed_scale=1.0, lr_scale=1.0),
+    "m-rw50-linear-init1": dict(vocab=2048, embed=16, hidden=(), budget=Budget(400, 128),
+                                rare_weight=0.5, embed_scale=1.0, lr_scale=1.0),
+    "m-rw50-noise20-init1": dict(vocab=2048, embed=16, hidden=(64,), budget=Budget(400, 128),
+                                 rare_weight=0.5, noise=0.2, embed_scale=1.0, lr_scale=1.0),
 }
 
 register_sizes("sparse", SIZES, SparseTask)

@@ -86,6 +86,20 @@ WIDE_SIZES: dict[str, dict] = {
     "m": dict(hidden=(256,), budget=Budget(400, 128), n_train=1024, lr_scale=0.562),
     "l": dict(hidden=(512,), budget=Budget(800, 256), n_train=2048, lr_scale=0.316),
     "xl": dict(hidden=(1024,), budget=Budget(1600, 512), n_train=4096, lr_scale=0.316),
+    # Variants of m and l that change one or two settings, measured in experiments/landscape
+    # (where Lion wins and where its neighbours beat it); lr_scale: that of m or l.
+    "m-b16": dict(hidden=(256,), budget=Budget(400, 16), n_train=1024, lr_scale=0.562),
+    "m-b32": dict(hidden=(256,), budget=Budget(400, 32), n_train=1024, lr_scale=0.562),
+    "m-b512": dict(hidden=(256,), budget=Budget(400, 512), n_train=1024, lr_scale=0.562),
+    "m-b1024": dict(hidden=(256,), budget=Budget(400, 1024), n_train=1024, lr_scale=0.562),
+    "m-b32-s800": dict(hidden=(256,), budget=Budget(800, 32), n_train=1024, lr_scale=0.562),
+    "m-b32-d2k": dict(hidden=(256,), budget=Budget(400, 32), n_train=2048, lr_scale=0.562),
+    "m-b32-deep": dict(hidden=(128, 128), budget=Budget(400, 32), n_train=1024, lr_scale=0.562),
+    "m-online": dict(hidden=(256,), budget=Budget(400, 128), n_train=51200, lr_scale=0.562),
+    "l-b32": dict(hidden=(512,), budget=Budget(800, 32), n_train=2048, lr_scale=0.316),
+    "l-b32-s1600": dict(hidden=(512,), budget=Budget(1600, 32), n_train=2048, lr_scale=0.316),
+    "l-b64": dict(hidden=(512,), budget=Budget(800, 64), n_train=2048, lr_scale=0.316),
+    "l-full": dict(hidden=(512,), budget=Budget(800, 2048), n_train=2048, lr_scale=0.316),
 }
 WIDE_VARIANTS: dict[str, float] = {"wide": 0.2, "wide10": 0.1}
 """Family name -> label noise, for the wide-student tasks."""

@@ -106,6 +106,10 @@ SIZES: dict[str, dict] = {
     "s": dict(width=16, layers=1, heads=2, budget=Budget(200, 16), lr_scale=10.0),
     "m": dict(width=32, layers=1, heads=2, budget=Budget(400, 32), lr_scale=5.62),
     "l": dict(width=32, layers=2, heads=2, budget=Budget(800, 64), lr_scale=5.62),
+    # s and m at 4x-16x the batch (experiments/landscape: does a larger batch favour Lion?)
+    "s-b64": dict(width=16, layers=1, heads=2, budget=Budget(200, 64), lr_scale=10.0),
+    "s-b256": dict(width=16, layers=1, heads=2, budget=Budget(200, 256), lr_scale=10.0),
+    "m-b128": dict(width=32, layers=1, heads=2, budget=Budget(400, 128), lr_scale=5.62),
 }
 
 register_sizes("transformer", SIZES, TransformerTask)

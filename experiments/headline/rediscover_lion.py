@@ -1,10 +1,10 @@
-"""The headline experiment: does a search from AdamW rediscover Lion? (issue 8)
+"""The headline discovery experiment: does a search from AdamW on the proxy suite find Lion?
 
-    python experiments/rediscover_lion.py [--seeds 5] [--minutes 30] [--workers 0]
-    python experiments/rediscover_lion.py --analyze-only      # re-read finished runs
-    python experiments/rediscover_lion.py --runs RUN [RUN ...] --out DIR  # any run folders
+    python experiments/headline/rediscover_lion.py [--seeds 5] [--minutes 30] [--workers 0]
+    python experiments/headline/rediscover_lion.py --analyze-only      # re-read finished runs
+    python experiments/headline/rediscover_lion.py --runs RUN [RUN ...] --out DIR  # any runs
 
-For each seed, runs ``evosearch search --config experiments/rediscover_lion.toml`` into
+For each seed, runs ``evosearch search --config experiments/headline/rediscover_lion.toml`` into
 ``runs/rediscover/seed<k>`` (resuming a run that was interrupted), draws its plots with
 ``evosearch report``, then reads the run's log: every time the best program changed, the new
 best is simplified (``programs.simplify``) and recognized (``programs.recognize``). A seed
@@ -24,8 +24,12 @@ from pathlib import Path
 
 import programs
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "experiments" / "rediscover_lion.toml"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: the manifest helper
+import manifest  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+CONFIG = HERE / "rediscover_lion.toml"
 
 
 def run_seed(seed: int, out: Path, minutes: float, workers: int, config: Path,
@@ -123,7 +127,7 @@ def main() -> int:
     parser.add_argument("--analyze-only", action="store_true")
     parser.add_argument("--runs", type=Path, nargs="+", metavar="RUN",
                         help="summarize these finished run folders instead (no search; e.g. "
-                             "seeds run in several sessions); the summary goes to --out")
+                             "seeds run at different times); the summary goes to --out")
     args = parser.parse_args()
 
     if args.runs:
@@ -145,6 +149,7 @@ def main() -> int:
                "found_lion": len(found), "results": results}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    manifest.record(args.out / "summary.json")
 
     print(f"\n{'seed':>4} {'evals':>7} {'min':>6} {'Lion?':>6} {'at evals':>9} {'at min':>7}  "
           "final best (stage, fitness, recognized)")

@@ -1,8 +1,8 @@
 """Meta-validation: a discovered program, exported to optax, against optax's AdamW and Lion on
-tasks larger than any the search saw (issue 8).
+tasks larger than any the search saw.
 
-    python experiments/meta_validate.py PROGRAM [--tasks wide/xl,wide10/xl,charlm/xl]
-                                        [--seeds 5] [--json PATH]
+    python experiments/headline/meta_validate.py PROGRAM [--tasks wide/xl,wide10/xl,charlm/xl]
+                                                 [--seeds 5] [--json PATH]
 
 PROGRAM is a program file or a library name. Every optimizer is an ordinary optax
 ``GradientTransformation`` (the program through ``programs.export.to_optax``) trained by the same
@@ -24,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # experiments/: the manifest helper
+import manifest  # noqa: E402
+
 TUNE_SEEDS = (1000, 1001)
 
 
@@ -42,11 +45,15 @@ def _optimizers(program) -> dict[str, Callable[[Callable], object]]:
     }
 
 
-def _centre(name: str, task) -> float:
-    """Where each optimizer's lr grid is centred: the program's own lr input scale comes from
-    the task (as in the search); optax takes absolute rates (the library's program scales)."""
+def _centre(name: str, task, program) -> float:
+    """Where each optimizer's lr grid is centred, as a step size (what optax takes, and what the
+    exported program takes: its own lr factor is its default learning rate): the program's
+    default times the task's lr scale (the search's grid centre); the library's scales for
+    optax."""
     if name == "exported":
-        return task.lr_scale
+        from programs.export.prepare import prepare
+
+        return prepare(program).default_learning_rate * task.lr_scale
     if name == "optax.adamw":
         return 1e-3 * task.lr_scale
     return 1e-4 * task.lr_scale * 10.0  # Lion's best sits ~10x above AdamW's multiplier
@@ -120,7 +127,7 @@ def main() -> int:
         start = time.perf_counter()
         for name, make in optimizers.items():
             evaluate = trainer(make)
-            centre = _centre(name, task)
+            centre = _centre(name, task, program)
             tuned = [np.mean([evaluate(centre * f, s) for s in TUNE_SEEDS]) for f in grid]
             best = centre * grid[int(np.argmin(tuned))]
             losses = np.array([evaluate(best, s) for s in seeds])
@@ -142,6 +149,7 @@ def main() -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+        manifest.record(args.json)
     return 0
 
 
