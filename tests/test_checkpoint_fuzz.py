@@ -126,8 +126,8 @@ def test_every_mutated_checkpoint_is_refused_in_one_line_or_resumes(saved_run, t
     ["funnel.threshold=quantile", "funnel.min_members=2", "search.max_children=20"],
 ])
 def test_every_state_a_search_passes_through_is_accepted(overrides):
-    """Saved after every batch (where the runner checkpoints), after a commanded restart and
-    before the first batch, each state loads and saves back unchanged."""
+    """Saved after every batch (where the runner checkpoints), after a commanded restart or an
+    injected program and before the first batch, each state loads and saves back unchanged."""
     from evosearch.backends.evaluate import evaluate_texts
     from evosearch.config import Config, apply_overrides
     from evosearch.engine.evolution import Evolution
@@ -162,9 +162,11 @@ def test_every_state_a_search_passes_through_is_accepted(overrides):
         batch = engine.in_flight[0]
         engine.consume(batch.id, evaluate_texts(suite, [(j.text, j.stage) for j in batch.jobs]))
         consumed += 1
+        if consumed == 3 and engine.best_id is not None:  # as identification does
+            engine.inject(library.load("lion"), engine.best_id, "fitted constants")
         if consumed == 5:
             engine.restart("initial", reason="command")
         saved_and_loaded()
-    assert {"search", "done"} <= phases
+    assert {"search", "done"} <= phases and engine.injected
     if "search.meta_validate=15" in overrides:  # more best than promoted: some need scoring
         assert "meta" in phases
