@@ -87,12 +87,23 @@ def parse_json(text: str) -> Any:
 _umask_lock = threading.Lock()
 
 
-def new_file_mode() -> int:
-    """The mode ``open(path, "w")`` would give a new file: ``0o666`` less the umask."""
-    with _umask_lock:  # the umask can only be read by setting it
+def current_umask() -> int:
+    """The process's umask. Linux shows it in ``/proc/self/status``; elsewhere it can only be
+    read by setting it, which briefly changes it for every thread, hence the lock and the
+    common 022 in the meantime."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _umask_lock:
         mask = os.umask(0o022)
         os.umask(mask)
-    return 0o666 & ~mask
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file: ``0o666`` less the umask."""
+    return 0o666 & ~current_umask()
 
 
 def write_atomic(path: str | Path, text: str) -> None:
