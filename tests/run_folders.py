@@ -14,9 +14,9 @@ from evosearch.run.progress import ProgressLine
 from evosearch.run.runner import Runner
 
 SETTINGS = [
-    "search.suite=numpy", "search.max_evaluations=24", "search.hall_of_fame=4",
-    "search.meta_validate=2", "evolution.population=6", "evolution.tournament=2",
-    "executor.backend=inprocess", "executor.batch_size=3", "executor.in_flight=3",
+    "search.suite=numpy", "search.max_evaluations=16", "search.hall_of_fame=4",
+    "search.meta_validate=1", "evolution.population=6", "evolution.tournament=2",
+    "executor.backend=inprocess", "executor.batch_size=2", "executor.in_flight=2",
     "checkpoint.every_evaluations=1000", "restart.plateau=15", "progress.recognize=false",
 ]
 
