@@ -4,6 +4,11 @@ Each subcommand lives in its own module under :mod:`evosearch.commands`, which e
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported when their command runs
 or when the parser is built; they must keep heavy imports (jax, ray) inside ``run`` so that
 ``evosearch --help`` is instant.
+
+Errors: a command raises; :func:`main` prints an error of the project's types (bad settings, a
+bad program or checkpoint, a suite or evaluators that cannot work, bad command input) as one
+line, ``evosearch <command>: error: <message>``, and exits with status 2. Anything else is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -47,6 +52,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The project's error types: their messages are written for the user, their tracebacks
+    help nobody. Imported only when an error is to be printed (they pull in numpy)."""
+    from evosearch.backends.base import ExecutorError
+    from evosearch.commands import CommandError
+    from evosearch.config import ConfigError
+    from evosearch.run.checkpoint import CheckpointError
+    from programs import ProgramError
+    from proxy_tasks.suites import SuiteError
+
+    return (CommandError, ConfigError, CheckpointError, ExecutorError, ProgramError, SuiteError)
+
+
+def error_message(error: BaseException) -> str:
+    """The user's line for ``error`` (``KeyError`` quotes its message; the quotes go)."""
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])
+    return str(error)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -56,8 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"evosearch {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if not isinstance(e, user_errors()):
+            raise
+        print(f"evosearch {args.command}: error: {error_message(e)}", file=sys.stderr)
+        return int(getattr(e, "status", 2))
 
 
 if __name__ == "__main__":

@@ -6,20 +6,30 @@ dataclasses do (``[evolution] population = 128``); ``--set evolution.population=
 key from the command line. An unknown section or key is an error that names it and suggests the
 closest known one, because a misspelt key that is silently ignored costs a user hours of a search
 that ran with the wrong settings. ``experiments/default.toml`` lists every key with its default;
-a test keeps it in step with this module.
+a test keeps it in step with this module (:func:`default_toml` writes it).
+
+Two sections come from tables elsewhere, so that an extension is declared once: the mutation
+kinds (``[mutation.weights]``, from :data:`evosearch.engine.mutation.MUTATIONS`) and the
+backends (``executor.backend``, from :data:`evosearch.backends.BACKENDS`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
+import textwrap
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from evosearch.backends import BACKENDS
+from evosearch.engine.mutation import MUTATIONS, MutationKind
 
 
 class ConfigError(ValueError):
@@ -38,6 +48,10 @@ class SearchSettings:
         "default",
         "evaluation suite: a built-in suite name (default, diverse, roundtwo, smoke), 'numpy' "
         "(tiny), or 'identify:<target>' (identification: distance to a target optimizer)",
+    )
+    task_files: tuple[str, ...] = _doc(
+        (), "Python files that register the user's own tasks (docs/own-task.md); their text "
+        "travels to every evaluator and the checkpoint keeps their hashes"
     )
     warm_start: str = _doc("adamw", "initial program: a library name or a path to a .prog file")
     seed: int = _doc(0, "seed of every random choice; same seed, same trajectory")
@@ -82,23 +96,24 @@ class EvolutionSettings:
     )
 
 
-@dataclass(frozen=True)
-class MutationWeights:
-    """Relative weights of the mutation kinds (normalised; 0 disables a kind)."""
+def mutation_weights_class(table: Mapping[str, MutationKind] | None = None) -> type:
+    """The settings dataclass of the mutation weights: one float field per kind of ``table``
+    (default: :data:`evosearch.engine.mutation.MUTATIONS`), with the kind's default weight and
+    doc, in table order."""
+    table = MUTATIONS if table is None else table
+    cls = dataclasses.make_dataclass(
+        "MutationWeights",
+        [(name, float, _doc(kind.weight, kind.doc)) for name, kind in table.items()],
+        frozen=True,
+        namespace={"__doc__": "Relative weights of the mutation kinds (normalised; 0 disables "
+                              "a kind)."},
+    )
+    cls.__module__ = __name__
+    return cls
 
-    insert: float = _doc(1.0, "insert a random statement at a random place")
-    delete: float = _doc(1.0, "delete a statement")
-    argument: float = _doc(1.0, "change one argument to another variable or a constant")
-    function: float = _doc(1.0, "change a statement's function to another of the same arity")
-    constant: float = _doc(1.0, "perturb (x 2^N(0, s)) or redraw a constant")
-    output: float = _doc(0.25, "return another variable as update, m or v")
-    duplicate: float = _doc(
-        0.5, "copy a statement to a fresh name and re-point one reader to the copy"
-    )
-    edge: float = _doc(0.5, "pass a value a statement reads through a new random function")
-    rewrite: float = _doc(
-        0.5, "change a statement's function to one of any arity, keeping the arguments that fit"
-    )
+
+MutationWeights = mutation_weights_class()
+"""Relative weights of the mutation kinds, derived from the table of kinds."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +137,8 @@ class MutationSettings:
     new_variable: float = _doc(
         0.5, "probability that an inserted statement writes a fresh variable, not an existing one"
     )
-    weights: MutationWeights = field(default_factory=MutationWeights)
+    # Looked up when a default is made, so that a test's temporary kind is included.
+    weights: MutationWeights = field(default_factory=lambda: MutationWeights())
 
 
 @dataclass(frozen=True)
@@ -193,8 +209,7 @@ class ExecutorSettings:
     """Where evaluations run and how many are in flight."""
 
     backend: str = _doc(
-        "local", "'local': a pool of single-threaded worker processes; 'inprocess': the driver; "
-        "'ray': actors on a Ray cluster (docs/cluster.md)"
+        "local", "; ".join(f"'{name}': {backend.doc}" for name, backend in BACKENDS.items())
     )
     workers: int = _doc(0, "local worker processes or Ray actors (0: one per core of the machine, "
                         "or of the Ray cluster)")
@@ -226,10 +241,25 @@ class ProgressSettings:
 
 
 @dataclass(frozen=True)
+class SuiteTable:
+    """A ``[suite]`` table: a training suite of the user's own, written in the config (stages of
+    tasks with weights, seeds and an lr policy; :mod:`proxy_tasks.suites.trained` has the
+    form). Held as canonical JSON so that the config stays hashable data; empty when the
+    search uses ``search.suite``."""
+
+    json: str = ""
+
+    @property
+    def table(self) -> dict[str, Any] | None:
+        return json.loads(self.json) if self.json else None
+
+
+@dataclass(frozen=True)
 class Config:
     """Every setting of a search."""
 
     search: SearchSettings = field(default_factory=SearchSettings)
+    suite: SuiteTable = field(default_factory=SuiteTable)
     evolution: EvolutionSettings = field(default_factory=EvolutionSettings)
     mutation: MutationSettings = field(default_factory=MutationSettings)
     funnel: FunnelSettings = field(default_factory=FunnelSettings)
@@ -278,6 +308,8 @@ def _validate(c: Config) -> None:
         if not ok:
             raise ConfigError(f"{key}: {what}")
 
+    need(not c.suite.json or c.search.suite == SearchSettings.suite, "search.suite",
+         "give either search.suite or a [suite] table, not both")
     for key, value in _numbers(dataclasses.asdict(c)):
         need(math.isfinite(value), key,
              f"must be finite, got {value} (checkpoints and logs are strict JSON)")
@@ -290,12 +322,17 @@ def _validate(c: Config) -> None:
         f"must be at least evolution.islands ({e.islands})",
     )
     need(e.tournament >= 1, "evolution.tournament", "must be at least 1")
+    island = e.population // e.islands  # the smallest island's size
+    need(e.tournament <= island, "evolution.tournament",
+         f"must be at most the size of an island, evolution.population / evolution.islands = "
+         f"{island}, got {e.tournament}")
     need(e.migration_interval >= 0, "evolution.migration_interval", "must be >= 0")
     need(e.mutations_max >= 1, "evolution.mutations_max", "must be at least 1")
     need(0 <= e.mutations_continue < 1, "evolution.mutations_continue", "must be in [0, 1)")
     need(0 <= e.neutral <= 1, "evolution.neutral", "must be in [0, 1]")
     need(e.max_statements >= 1, "evolution.max_statements", "must be at least 1")
     need(e.max_tries >= 1, "evolution.max_tries", "must be at least 1")
+    need(s.seed >= 0, "search.seed", f"must be >= 0, got {s.seed}")
     need(s.max_evaluations >= 0, "search.max_evaluations", "must be >= 0")
     need(s.max_children >= 0, "search.max_children", "must be >= 0")
     need(s.max_minutes >= 0, "search.max_minutes", "must be >= 0")
@@ -316,8 +353,9 @@ def _validate(c: Config) -> None:
     need(c.restart.scope == "all" or c.evolution.islands > 1, "restart.scope",
          "'worst' restarts one island of several: set evolution.islands > 1")
     x = c.executor
-    need(x.backend in ("local", "inprocess", "ray"), "executor.backend",
-         f"must be 'local', 'inprocess' or 'ray', got {x.backend!r}")
+    need(x.backend in BACKENDS, "executor.backend",
+         f"must be one of {', '.join(map(repr, BACKENDS))}, got {x.backend!r}"
+         f"{_suggest(x.backend, BACKENDS)}")
     need(x.workers >= 0, "executor.workers", "must be >= 0")
     need(x.batch_size >= 1, "executor.batch_size", "must be at least 1")
     need(x.in_flight >= 1, "executor.in_flight", "must be at least 1")
@@ -341,8 +379,37 @@ def _validate(c: Config) -> None:
 
 
 def to_dict(config: Config) -> dict[str, Any]:
-    """Plain data (for the checkpoint and the log); ``from_dict(to_dict(c)) == c``."""
-    return _jsonable(dataclasses.asdict(config))
+    """Plain data (for the checkpoint and the log); ``from_dict(to_dict(c)) == c``. A
+    ``[suite]`` table appears as the table itself, absent when there is none."""
+    data = _jsonable(dataclasses.asdict(config))
+    table = config.suite.table
+    if table is None:
+        del data["suite"]
+    else:
+        data["suite"] = table
+    return data
+
+
+def suite_reference(config: Config) -> Any:
+    """What the search evaluates: the ``[suite]`` table if the config has one, else
+    ``search.suite`` (without task files: the runner adds those, see
+    :func:`proxy_tasks.task_files.bundle`)."""
+    table = config.suite.table
+    return config.search.suite if table is None else table
+
+
+def _suite_table(data: Any, source: str) -> SuiteTable:
+    """A ``[suite]`` table, checked (:func:`proxy_tasks.suites.check_reference`; no jax) and
+    held in canonical form."""
+    from proxy_tasks.suites import SuiteError, check_reference
+
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: [suite] must be a table, got {type(data).__name__}")
+    try:
+        table = check_reference(data, f"{source} [suite]")
+    except SuiteError as e:
+        raise ConfigError(str(e)) from None
+    return SuiteTable(json.dumps(table, sort_keys=True))
 
 
 def _jsonable(value: Any) -> Any:
@@ -372,7 +439,9 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
         if key not in fields:
             raise ConfigError(f"{source}: unknown key {prefix + key!r}{_suggest(key, fields)}")
         hint = hints[key]
-        if dataclasses.is_dataclass(hint):
+        if hint is SuiteTable:
+            values[key] = _suite_table(raw, source)
+        elif dataclasses.is_dataclass(hint):
             values[key] = _build(hint, raw, source, f"{prefix}{key}.")
         else:
             values[key] = _coerce(raw, hint, source, prefix + key)
@@ -490,9 +559,9 @@ def differences(a: Config, b: Config) -> list[str]:
     out: list[str] = []
 
     def walk(x: Any, y: Any, prefix: str) -> None:
-        if isinstance(x, dict):
-            for k in x:
-                walk(x[k], y[k], f"{prefix}{k}.")
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in dict.fromkeys([*x, *y]):
+                walk(x.get(k), y.get(k), f"{prefix}{k}.")
         elif x != y:
             out.append(prefix.rstrip("."))
 
@@ -507,8 +576,75 @@ def documented_fields(cls: type = Config, prefix: str = "") -> list[tuple[str, A
     instance = cls()
     for f in dataclasses.fields(cls):
         value = getattr(instance, f.name)
+        if hints[f.name] is SuiteTable:  # a table of the user's own, no defaults to list
+            continue
         if dataclasses.is_dataclass(hints[f.name]):
             rows += documented_fields(hints[f.name], f"{prefix}{f.name}.")
         else:
             rows.append((prefix + f.name, value, f.metadata.get("doc", "")))
     return rows
+
+
+# --- the documented default file ------------------------------------------------------------------
+
+DEFAULT_TOML_HEADER = """\
+# The default search: every setting with its default value and what it does.
+# `evosearch search` with no arguments runs exactly this; copy the file to change it.
+# Reference: evosearch/config.py (a test keeps this file and those defaults equal).
+# Override any key from the command line: --set evolution.population=64
+# A suite of your own tasks goes in a [suite] table instead of search.suite (docs/own-task.md).
+"""
+_TOML_WIDTH = 98
+_TOML_COMMENT_COLUMN = 28
+
+
+def default_toml() -> str:
+    """``experiments/default.toml``: every setting with its default and its doc, in declaration
+    order (``python -c "from evosearch.config import default_toml; print(default_toml(),
+    end='')" > experiments/default.toml`` rewrites it; a test keeps the two equal)."""
+    out = [DEFAULT_TOML_HEADER]
+    _toml_section(Config, "", out)
+    return "".join(out)
+
+
+def _toml_section(cls: type, prefix: str, out: list[str]) -> None:
+    hints = typing.get_type_hints(cls)
+    instance = cls()
+    nested = []
+    for f in dataclasses.fields(cls):
+        if hints[f.name] is SuiteTable:  # documented in the header: it has no defaults
+            continue
+        if dataclasses.is_dataclass(hints[f.name]):
+            nested.append((f.name, hints[f.name]))
+            continue
+        line = f"{f.name} = {_toml_value(getattr(instance, f.name))}"
+        doc = f.metadata.get("doc", "")
+        inline = f"{line:<{_TOML_COMMENT_COLUMN}}# {doc}"
+        if len(line) < _TOML_COMMENT_COLUMN and len(inline) <= _TOML_WIDTH:
+            out.append(inline + "\n")
+        else:
+            out += [c + "\n" for c in _comment(doc)] + [line + "\n"]
+    for name, sub in nested:
+        header = f"{prefix}{name}"
+        out.append(f"\n[{header}]\n")
+        out += [c + "\n" for c in _comment(_first_paragraph(sub.__doc__ or ""))]
+        _toml_section(sub, f"{header}.", out)
+
+
+def _first_paragraph(doc: str) -> str:
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def _comment(text: str) -> list[str]:
+    return textwrap.wrap(text, _TOML_WIDTH - 2, initial_indent="# ", subsequent_indent="# ",
+                         break_on_hyphens=False) if text else []
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)

@@ -23,6 +23,8 @@ _EXPORTS = {
     "Budget": "proxy_tasks.task",
     "get_task": "proxy_tasks.registry",
     "task_names": "proxy_tasks.registry",
+    "register": "proxy_tasks.registry",
+    "register_sizes": "proxy_tasks.registry",
     "Grid": "proxy_tasks.lr_policy",
     "CoarseToFine": "proxy_tasks.lr_policy",
     "Suite": "proxy_tasks.suites",

@@ -29,6 +29,20 @@ def test_default_toml_lists_exactly_the_defaults():
     assert all(doc for _, _, doc in cfg.documented_fields())
 
 
+def test_default_toml_is_written_from_the_settings_with_their_docs():
+    # Values, keys, order and every doc: regenerate with config.default_toml() after a change.
+    assert (ROOT / "experiments" / "default.toml").read_text() == cfg.default_toml()
+
+
+def test_the_backend_setting_and_its_doc_come_from_the_table_of_backends():
+    from evosearch.backends import BACKENDS
+
+    doc = dict((k, d) for k, _, d in cfg.documented_fields())["executor.backend"]
+    for name, backend in BACKENDS.items():
+        assert f"'{name}': {backend.doc}" in doc
+        assert cfg.load(None, [f"executor.backend={name}"]).executor.backend == name
+
+
 def test_experiment_files_load():
     paths = sorted((ROOT / "experiments").rglob("*.toml"))
     assert {p.name for p in paths} >= {"default.toml", "smoke.toml", "rediscover_lion.toml"}

@@ -4,6 +4,8 @@ One cluster for the whole module (Ray costs seconds to start): a head node with 
 driver's) and two worker nodes of one CPU each, so each evaluation actor has a node of its own
 and removing a node kills exactly one actor. Faults are injected at a fixed point of the
 search (the n-th batch submitted), not on a timer, so that every run tests a fault mid-search.
+The cluster runs in a process of its own (:mod:`ray_cluster_process`): starting a node forks,
+and this process has run jax by now (other test modules), where a fork can deadlock.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
+
+from ray_cluster_process import ClusterProcess  # noqa: E402
 
 from evosearch import cli  # noqa: E402
 from evosearch.backends.base import Batch, ExecutorError, Job  # noqa: E402
@@ -41,20 +44,35 @@ SEARCH = [
     "restart.plateau=50", "progress.recognize=false",
 ]
 QUIET = ProgressLine(enabled=False)
+pytestmark = pytest.mark.filterwarnings(
+    # jax warns from an at-fork hook when a process that has run it forks; the hook's warning,
+    # made an error, surfaces as an unraisable exception: both fail the test.
+    "error:os.fork:RuntimeWarning",
+    "error::pytest.PytestUnraisableExceptionWarning",
+)
 SMALL_STORE = 80 * 2**20  # bytes of object store per node: batches are a few kB
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    c = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 0, "include_dashboard": False, "object_store_memory": SMALL_STORE})
-    for _ in range(2):
-        c.add_node(num_cpus=1, object_store_memory=SMALL_STORE)
-    ray.init(address=c.address, logging_level=logging.WARNING)
-    c.wait_for_nodes()
-    yield c
-    ray.shutdown()
-    c.shutdown()
+def jax_has_run() -> None:
+    """This process runs jax before the cluster starts, as in a full test run (other modules
+    train programs first): a fork from here on would deadlock-warn."""
+    import jax.numpy as jnp
+
+    assert float(jnp.ones(3).sum()) == 3.0
+
+
+@pytest.fixture(scope="module")
+def cluster(jax_has_run):
+    c = ClusterProcess(
+        head={"num_cpus": 0, "include_dashboard": False, "object_store_memory": SMALL_STORE},
+        workers=2, node={"num_cpus": 1, "object_store_memory": SMALL_STORE})
+    try:
+        ray.init(address=c.address, logging_level=logging.WARNING)
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
 
 
 def _batches(stage: int = 1, per_batch: int = 4) -> list[Batch]:
@@ -191,15 +209,13 @@ def test_a_node_removed_mid_search_loses_nothing_and_the_search_goes_on(
     removed = []
 
     def remove_node(handle, where):
-        node = next(n for n in cluster.worker_nodes if n.node_id == where["node"])
-        cluster.remove_node(node)
+        cluster.remove_node(where["node"])
         removed.append(where["node"])
 
     try:
         executor, outcome = _search_with_fault(tmp_path, remove_node)
     finally:
-        cluster.add_node(num_cpus=1, object_store_memory=SMALL_STORE)  # for the next tests
-        cluster.wait_for_nodes()
+        cluster.add_node()  # for the next tests
     assert removed
     _assert_exactly_once_and_same_search(executor, outcome, tmp_path, reference)
     lost = [e for e in read_log(tmp_path / "log.jsonl")[1] if e["event"] == "actor_replaced"]
@@ -229,13 +245,21 @@ def test_a_batch_that_keeps_killing_actors_is_split_then_failed(cluster, expecte
 # --- errors ----------------------------------------------------------------------------------
 
 
-def test_an_unknown_suite_is_a_clear_error(cluster):
+def test_an_unknown_suite_is_a_clear_error_in_one_line(cluster):
     ex = RayExecutor("no-such-suite", workers=1)
     try:
-        with pytest.raises(ExecutorError, match="cannot load suite 'no-such-suite'"):
+        with pytest.raises(ExecutorError, match="cannot load suite 'no-such-suite'") as e:
             ex.describe(baselines=False)
     finally:
         ex.close()
+    assert "unknown suite 'no-such-suite'" in str(e.value)
+    assert "\n" not in str(e.value) and "Traceback" not in str(e.value) and not e.value.detail
+
+
+def test_more_actors_than_the_cluster_has_cpus_is_refused_before_any_starts(cluster):
+    with pytest.raises(ExecutorError, match=r"executor.workers = 5, but the Ray cluster has 2 "
+                                            r"CPU\(s\): use at most 2"):
+        RayExecutor("numpy", workers=5)
 
 
 def test_actors_that_cannot_be_placed_are_a_clear_error_not_a_hang(cluster):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from evosearch import cli
 from evosearch.commands import report
 from evosearch.config import Config, apply_overrides
 from evosearch.run.progress import ProgressLine
@@ -33,7 +34,6 @@ def test_report_prints_outcomes_top_programs_lineage_and_draws_pngs(tmp_path, ca
 
 
 def test_report_on_a_missing_run_is_an_error(tmp_path, capsys):
-    args = argparse.Namespace(run_dir=str(tmp_path), top=2, plots=None, no_plots=True,
-                              no_lineage=True)
-    assert report.run(args) == 2
-    assert "no checkpoint here" in capsys.readouterr().err
+    assert cli.main(["report", str(tmp_path), "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evosearch report: error: ") and "no checkpoint here" in err

@@ -249,7 +249,7 @@ def test_unwritable_folders_are_refused_before_any_worker_starts(tmp_path):
     empty.mkdir()
     locked.mkdir()
     cases = [
-        (["--out", str(locked / "new")], "cannot create it (Permission denied)"),
+        (["--out", str(locked / "new")], "cannot create it (permission denied"),
         (["--out", str(empty)], "cannot write in this folder"),
         (["--resume", "--out", str(stopped)], "cannot write in this folder"),
     ]

@@ -15,10 +15,12 @@ compiled suites, ``ray.wait`` for completions, a dead actor's batch resubmitted)
 
 from __future__ import annotations
 
+import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from proxy_tasks.suites import Score
+from programs import ProgramError
+from proxy_tasks.suites import Score, SuiteError
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,30 @@ class SuiteInfo:
 
 
 class ExecutorError(RuntimeError):
-    """The evaluators cannot work at all (unknown suite, a worker that cannot start)."""
+    """The evaluators cannot work at all (unknown suite, a worker that cannot start). The
+    message is one line for the user; ``detail`` holds an evaluator's traceback where the cause
+    is a bug rather than bad input (for the run's log, not the terminal)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (SuiteError, ProgramError, KeyError, ValueError)
+"""What an evaluator raises for bad input while it loads a suite: an unknown suite or task, a
+bad identification target, a malformed table. Their messages say what is wrong."""
+
+
+def failure_report(error: BaseException) -> tuple[str, str]:
+    """What an evaluator sends back when it cannot work: (one line for the user, the traceback
+    for the log). A known error (:data:`KNOWN_ERRORS`) is its message and no traceback; anything
+    else is a bug, named by its type, with its traceback."""
+    if isinstance(error, KNOWN_ERRORS):
+        if isinstance(error, KeyError) and error.args:
+            return str(error.args[0]), ""  # str() of a KeyError adds quotes
+        return str(error), ""
+    detail = "".join(traceback.format_exception(error))
+    return f"{type(error).__name__}: {error}", detail
 
 
 @dataclass

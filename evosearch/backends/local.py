@@ -12,7 +12,13 @@ single programs, then fail the one that keeps killing workers) are shared with t
 (:mod:`evosearch.backends.tasks`): one poisonous program cannot stop a search.
 
 Workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the driver,
-not the workers, decides how to stop (checkpoint first).
+not the workers, decides how to stop (checkpoint first). A worker whose driver is gone (killed
+with SIGKILL) exits quietly the next time it would talk to it.
+
+A worker that cannot load its suite sends one line back (the message of a known error, see
+:func:`evosearch.backends.base.failure_report`; the traceback too where it is a bug), and the
+pool raises :class:`ExecutorError` with it. More workers than this machine has CPUs is an error
+before any starts: the pool is for single-threaded evaluators, one per core.
 """
 
 from __future__ import annotations
@@ -22,13 +28,19 @@ import multiprocessing as mp
 import os
 import signal
 import time
-import traceback
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from evosearch.backends.base import Batch, Executor, ExecutorError, ExecutorEvent, SuiteInfo
+from evosearch.backends.base import (
+    Batch,
+    Executor,
+    ExecutorError,
+    ExecutorEvent,
+    SuiteInfo,
+    failure_report,
+)
 from evosearch.backends.tasks import Assembler, Task, after_failure
 from proxy_tasks.suites import Score, SuiteRef, reference_name
 
@@ -40,6 +52,28 @@ SINGLE_THREAD_ENV: dict[str, str] = {
 }
 """The environment of a worker besides XLA's flags (:func:`proxy_tasks.configure_single_thread`),
 set before anything imports jax or numpy's BLAS."""
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one: a
+    container or ``taskset`` may allow fewer than the machine has)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # no affinity masks on this system
+        return os.cpu_count() or 1
+
+
+def check_workers(workers: int, cpus: int, where: str, unit: str = "CPU") -> int:
+    """``workers`` (0: one per CPU), refused above ``cpus``: more single-threaded evaluators
+    than cores only share the cores, and a typo (1000) would start a thousand processes."""
+    if workers < 0:
+        raise ExecutorError(f"executor.workers must be >= 0, got {workers}")
+    if workers > cpus:
+        raise ExecutorError(
+            f"executor.workers = {workers}, but {where} has {cpus} {unit}(s): use at most "
+            f"{cpus} (0: one per {unit})"
+        )
+    return workers or cpus
 
 
 # --- in process -------------------------------------------------------------------------------
@@ -90,7 +124,8 @@ class InProcessExecutor(Executor):
 
 
 def _worker_main(conn: Connection, suite_ref: SuiteRef) -> None:
-    """A worker's life: set up single-threaded numerics, load the suite, serve requests."""
+    """A worker's life: set up single-threaded numerics, load the suite, serve requests. It
+    returns, quietly, when the driver says stop or is gone."""
     os.environ.update(SINGLE_THREAD_ENV)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -101,10 +136,11 @@ def _worker_main(conn: Connection, suite_ref: SuiteRef) -> None:
         from proxy_tasks.suites import get_suite
 
         suite = get_suite(suite_ref)
-    except BaseException:  # noqa: BLE001 - report why, then exit
-        conn.send(("fatal", traceback.format_exc()))
+    except BaseException as e:  # noqa: BLE001 - report why, then exit
+        _send(conn, ("fatal", *failure_report(e)))
         return
-    conn.send(("ready", os.getpid()))
+    if not _send(conn, ("ready", os.getpid())):
+        return
     while True:
         try:
             message = conn.recv()
@@ -116,13 +152,13 @@ def _worker_main(conn: Connection, suite_ref: SuiteRef) -> None:
         if kind == "eval":
             _, token, jobs = message
             scores = evaluate_texts(suite, jobs)
-            conn.send(("done", token, [s.to_json() for s in scores]))
+            answer = ("done", token, [s.to_json() for s in scores])
         elif kind == "baseline":
             _, token, stage = message
             try:
-                conn.send(("baseline", token, suite.baseline(stage).to_json()))
-            except Exception:  # noqa: BLE001
-                conn.send(("fatal", traceback.format_exc()))
+                answer = ("baseline", token, suite.baseline(stage).to_json())
+            except Exception as e:  # noqa: BLE001
+                answer = ("fatal", *failure_report(e))
         elif kind == "describe":
             _, token, baselines = message
             try:
@@ -132,9 +168,22 @@ def _worker_main(conn: Connection, suite_ref: SuiteRef) -> None:
                     "stage_names": list(info.stage_names),
                     "baselines": [s.to_json() for s in info.baselines],
                 }
-                conn.send(("info", token, payload))
-            except Exception:  # noqa: BLE001
-                conn.send(("fatal", traceback.format_exc()))
+                answer = ("info", token, payload)
+            except Exception as e:  # noqa: BLE001
+                answer = ("fatal", *failure_report(e))
+        else:
+            continue
+        if not _send(conn, answer):
+            return
+
+
+def _send(conn: Connection, message: tuple) -> bool:
+    """Send to the driver; False if it is gone (a killed driver is no worker's error)."""
+    try:
+        conn.send(message)
+    except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+        return False
+    return True
 
 
 @dataclass
@@ -158,7 +207,7 @@ class LocalPool(Executor):
                  start_timeout: float = 300.0) -> None:
         self.suite_ref = suite
         self.suite_name = reference_name(suite)
-        self.n = workers or os.cpu_count() or 1
+        self.n = check_workers(workers, available_cpus(), "this machine")
         self.max_attempts = max_attempts
         self.start_timeout = start_timeout
         self.events: list[ExecutorEvent] = []
@@ -298,7 +347,8 @@ class LocalPool(Executor):
         elif kind == "fatal":
             self.close()
             raise ExecutorError(
-                f"worker {worker.index} cannot evaluate suite {self.suite_name!r}:\n{message[1]}"
+                f"worker {worker.index} cannot evaluate suite {self.suite_name!r}: {message[1]}",
+                detail=message[2],
             )
         elif kind == "done":
             _, token, scores = message

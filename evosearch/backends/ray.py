@@ -38,8 +38,15 @@ from typing import Any
 import ray
 from ray import exceptions as ray_errors
 
-from evosearch.backends.base import Batch, Executor, ExecutorError, ExecutorEvent, SuiteInfo
-from evosearch.backends.local import SINGLE_THREAD_ENV
+from evosearch.backends.base import (
+    Batch,
+    Executor,
+    ExecutorError,
+    ExecutorEvent,
+    SuiteInfo,
+    failure_report,
+)
+from evosearch.backends.local import SINGLE_THREAD_ENV, available_cpus, check_workers
 from evosearch.backends.ray_cluster import connect
 from evosearch.backends.tasks import Assembler, Task, after_failure
 from proxy_tasks.suites import Score, SuiteRef, reference_name
@@ -47,7 +54,11 @@ from proxy_tasks.threads import single_thread_env
 
 
 class Evaluator:
-    """The actor: loads the suite once, then scores batches of program texts."""
+    """The actor: loads the suite once, then scores batches of program texts.
+
+    A suite that cannot load (an unknown task, a bad identification target) does not fail the
+    actor's creation, whose error Ray wraps in its own traceback: :meth:`ready` reports it as
+    data, one line (and the traceback where it is a bug), as a local worker does."""
 
     def __init__(self, suite_ref: SuiteRef) -> None:
         from proxy_tasks.threads import configure_single_thread  # imports no jax
@@ -55,10 +66,17 @@ class Evaluator:
         configure_single_thread()  # as a local worker does (XLA_FLAGS is also in the env)
         from proxy_tasks.suites import get_suite
 
-        self.suite = get_suite(suite_ref)
+        self.failure: tuple[str, str] | None = None
+        try:
+            self.suite = get_suite(suite_ref)
+        except Exception as e:  # noqa: BLE001 - reported by ready()
+            self.failure = failure_report(e)
 
     def ready(self) -> dict[str, Any]:
-        """Where this actor runs (called once, to learn that the suite is loaded)."""
+        """Where this actor runs (called once, to learn that the suite is loaded), or why it
+        cannot load it (``error``, ``detail``)."""
+        if self.failure is not None:
+            return {"error": self.failure[0], "detail": self.failure[1]}
         return {
             "pid": os.getpid(),
             "node": ray.get_runtime_context().get_node_id(),
@@ -144,6 +162,8 @@ class RayExecutor(Executor):
         self._starved_since: float | None = None
         self._failed_starts = 0  # actors in a row that died before loading their suite
         self._waiting_reported = False
+        if address.strip() in ("", "local") and not ray.is_initialized():
+            check_workers(workers, available_cpus(), "this machine")  # before Ray starts
         self._owns_ray = connect(address, workers)
         try:
             resources = ray.cluster_resources()
@@ -157,7 +177,10 @@ class RayExecutor(Executor):
                 "runtime_env": {"env_vars": env},
             }
             per = "GPU" if use_gpus else "CPU"
-            self.n = workers or max(1, int(resources.get(per, 1)))
+            have = int(resources.get(per, 0))
+            # Actors beyond the cluster's CPUs would wait for ever; none at all (a GPU asked
+            # of a cluster without one) is said by the wait's own error, with the cluster state.
+            self.n = check_workers(workers, have, "the Ray cluster", per) if have else workers or 1
             self._actors = [self._start(i) for i in range(self.n)]
         except BaseException:
             self.close()
@@ -233,8 +256,9 @@ class RayExecutor(Executor):
             except _LOST as e:
                 self._lost(actor, _first_line(e))
             except ray_errors.RayTaskError as e:
+                message, detail = _cause(e)
                 raise ExecutorError(
-                    f"suite {self.suite_name!r} cannot describe itself:\n{e}"
+                    f"suite {self.suite_name!r} cannot describe itself: {message}", detail
                 ) from None
         stages = tuple(d["stage_names"])
         scores = self._baselines(len(stages) - 1, deadline) if baselines else ()
@@ -264,9 +288,10 @@ class RayExecutor(Executor):
                     deadline = time.monotonic() + self.start_timeout
                     ask(stage)
                 except ray_errors.RayTaskError as e:
+                    message, detail = _cause(e)
                     raise ExecutorError(
-                        f"suite {self.suite_name!r} cannot score its baseline on stage "
-                        f"{stage}:\n{e}"
+                        f"suite {self.suite_name!r} cannot score its baseline on stage {stage}: "
+                        f"{message}", detail
                     ) from None
         return tuple(scores[k] for k in range(count))
 
@@ -360,6 +385,11 @@ class RayExecutor(Executor):
             self._retry([task], f"evaluation raised {_first_line(e)};")
             return
         if task is None:
+            if "error" in value:
+                self.close()
+                raise ExecutorError(
+                    f"an evaluation actor cannot load suite {self.suite_name!r}: "
+                    f"{value['error']}", detail=value["detail"])
             actor.ready = True
             actor.where = dict(value)
             self._starved_since = None
@@ -467,3 +497,13 @@ def _first_line(error: BaseException) -> str:
         if line.startswith(("The actor", "The actor's", "Worker", "Task", "Memory")):
             return line
     return lines[-1] if lines else type(error).__name__
+
+
+def _cause(error: ray_errors.RayTaskError) -> tuple[str, str]:
+    """What an actor's method raised, as :func:`evosearch.backends.base.failure_report` has it
+    (Ray's own message carries the actor's traceback: kept for a bug only)."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, BaseException):
+        message, detail = failure_report(cause)
+        return message, detail and str(error)
+    return _first_line(error), str(error)

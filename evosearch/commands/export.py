@@ -38,27 +38,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import programs
+    from evosearch.commands import CommandError
     from evosearch.commands.inspect import load
     from programs.export import to_source
 
     if args.to != "source" and args.target not in (None, args.to):
-        return _fail(f"--to {args.to} contradicts --target {args.target} "
-                     f"(use --to source --target {args.target})")
+        raise CommandError(f"--to {args.to} contradicts --target {args.target} "
+                           f"(use --to source --target {args.target})")
     target = (args.target or "optax") if args.to == "source" else args.to
-    try:
-        program, origin = load(args.file)
-        text = to_source(program, target=target)
-    except (programs.ProgramError, OSError, LookupError) as e:
-        return _fail(str(e.args[0]) if isinstance(e, LookupError) and e.args else str(e))
+    program, origin = load(args.file)
+    text = to_source(program, target=target)
     status, message = (0, "not checked") if args.no_check else check(program, text, target)
     if status:
-        return _fail(f"{message}; nothing written (--no-check writes it anyway)", status)
+        raise CommandError(f"{message}; nothing written (--no-check writes it anyway)", status)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
         except OSError as e:
-            return _fail(f"cannot write {args.output}: {e.strerror or e}")
+            raise CommandError(f"cannot write {args.output}: {e.strerror or e}") from None
     else:
         sys.stdout.write(text)
     where = args.output or "standard output"
@@ -74,22 +71,23 @@ def check(program, text: str, target: str) -> tuple[int, str]:
     if target == "torch" and importlib.util.find_spec("torch") is None:
         return 0, "not checked: torch is not installed (pip install -e '.[torch]')"
     params, grads = verify.sample_problem(CHECK_STEPS)
-    expected = verify.reference_trajectory(program, params, grads, lr=1.0)
     try:
         module = verify.load_generated(text)
+        # At the module's own default learning rate: what a user gets who passes none.
         if target == "optax":
-            got = verify.optax_trajectory(module.optimizer(1.0), params, grads)
+            lr = float(module.optimizer.__defaults__[0])
+            got = verify.optax_trajectory(module.optimizer(), params, grads)
         else:
-            got = verify.torch_trajectory(module.Optimizer, params, grads, lr=1.0)
+            lr = float(module.Optimizer.default_lr)
+            got = verify.torch_trajectory(module.Optimizer, params, grads, lr=lr)
     except Exception as e:  # whatever breaks, say so instead of writing a broken module
         return 1, f"the module fails to run: {type(e).__name__}: {e}"
+    expected = verify.reference_trajectory(program, params, grads, lr=lr)
     error = verify.max_error(got, expected)
-    summary = f"{CHECK_STEPS} steps beside programs.step, largest relative difference {error:.2g}"
+    summary = (f"{CHECK_STEPS} steps beside programs.step at the default learning rate {lr:g}, "
+               f"largest relative difference {error:.2g}")
     if not error <= CHECK_TOLERANCE:
         return 1, f"the module does not match: {summary} (tolerance {CHECK_TOLERANCE:g})"
     return 0, f"checked: {summary}"
 
 
-def _fail(message: str, status: int = 2) -> int:
-    print(f"evosearch export: error: {message}", file=sys.stderr)
-    return status

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evosearch.commands import add_task_file_argument
+
 FINISH_BELOW = 0.35
 """A best program is finished during the search once its fitness (at its highest stage) is
 below this: AdamW, the warm start, sits at 0.4-0.7 against most targets; programs of the
@@ -75,6 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the searches saved in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
+    add_task_file_argument(parser)
 
 
 @dataclass
@@ -117,35 +120,27 @@ class Watcher:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evosearch import config as config_module
-    from evosearch.backends import ExecutorError
-    from evosearch.run.checkpoint import CheckpointError
-    from programs import ProgramError
-    from proxy_tasks.suites import SuiteError, get_suite
+    from evosearch.commands import CommandError
+    from proxy_tasks.suites import get_suite
 
     if args.seeds < 1:
-        raise config_module.ConfigError("--seeds must be at least 1")
-    if args.max_minutes <= 0 or args.max_evaluations < 1:
-        raise config_module.ConfigError("--max-minutes and --max-evaluations must be positive")
+        raise CommandError("--seeds must be at least 1")
+    if args.seed < 0:
+        raise CommandError("--seed must be >= 0")
+    if not args.max_minutes > 0 or args.max_evaluations < 1:
+        raise CommandError("--max-minutes and --max-evaluations must be positive")
+    if args.resume and not args.out:
+        raise CommandError("--resume needs --out DIR (the identification to continue)")
     suite_ref = "identify:" + args.target
-    try:
-        suite = get_suite(suite_ref)  # the target is checked here, before anything is written
-    except SuiteError as e:
-        print(f"evosearch identify: error: {e}", file=sys.stderr)
-        return 2
+    suite = get_suite(suite_ref)  # the target is checked here, before anything is written
     out = Path(args.out) if args.out else Path("runs") / time.strftime("identify-%Y%m%d-%H%M%S")
-    seeds = [args.seed + k for k in range(args.seeds)]
     results = []
-    try:
-        for seed in seeds:
-            folder = out if args.seeds == 1 else out / f"seed{seed}"
-            result = _identify_one(args, suite, suite_ref, seed, folder)
-            results.append(result)
-            if result is None:
-                return 130
-    except (config_module.ConfigError, CheckpointError, ProgramError, ExecutorError) as e:
-        print(f"evosearch identify: error: {e}", file=sys.stderr)
-        return 2
+    for seed in range(args.seed, args.seed + args.seeds):
+        folder = out if args.seeds == 1 else out / f"seed{seed}"
+        result = _identify_one(args, suite, suite_ref, seed, folder)
+        if result is None:
+            return 130
+        results.append(result)
     if len(results) > 1:
         _write_summary(out, args.target, results)
     return 0
@@ -172,13 +167,17 @@ def _identify_one(args: argparse.Namespace, suite: Any, suite_ref: str, seed: in
     from evosearch.run.progress import ProgressLine
     from evosearch.run.runner import Runner
 
-    config = None if args.resume else _config(args, suite_ref, seed)
+    done = folder / "result.json"
+    if args.resume and done.exists():  # this seed finished before the interruption
+        return json.loads(done.read_text(encoding="utf-8"))
+    resume = args.resume and (folder / "checkpoint.json").exists()
+    config = None if resume else _config(args, suite_ref, seed)
     watcher = Watcher(suite)
     progress = ProgressLine(1.0, enabled=not args.quiet)
     print(f"evosearch identify: {args.target}, seed {seed}, writing to {folder}",
           file=sys.stderr)
     started = time.monotonic()
-    runner = Runner(config, folder, resume=args.resume, progress=progress, watch=watcher)
+    runner = Runner(config, folder, resume=resume, progress=progress, watch=watcher)
     outcome = runner.run()
     if outcome.status == "interrupted":
         print(f"interrupted; resume with: evosearch identify {args.target} --resume "

@@ -9,7 +9,6 @@ equations as LaTeX. FILE is a program file or the name of a library program (``l
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -21,30 +20,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import programs
-
-    try:
-        program, origin = load(args.file)
-    except (programs.ProgramError, OSError, LookupError) as e:
-        print(f"evosearch inspect: error: {_message(e)}", file=sys.stderr)
-        return 2
+    program, origin = load(args.file)
     print(report(program, origin, latex=args.latex), end="")
     return 0
 
 
 def load(file: str):
-    """The program named by FILE (a path first, then a library name), and where it came from."""
+    """The program named by FILE (a path first, then a library name), and where it came from.
+    A file that is not there or cannot be read is a :class:`~evosearch.commands.CommandError`,
+    a malformed one a :class:`programs.ProgramError` naming the line."""
     import programs
+    from evosearch.commands import CommandError
 
     path = Path(file)
     if path.exists():
         if path.is_dir():
-            raise IsADirectoryError(f"{file}: is a directory, not a program file")
-        return programs.read(path), str(path)
+            raise CommandError(f"{file}: is a directory, not a program file")
+        try:
+            return programs.read(path), str(path)
+        except OSError as e:
+            raise CommandError(f"{file}: cannot read: {e.strerror or e}") from None
     if file in programs.library.names():
         return programs.library.load(file), f"library program {file!r}"
     known = ", ".join(programs.library.names())
-    raise LookupError(f"{file}: no such file, and no library program of that name (known: {known})")
+    raise CommandError(
+        f"{file}: no such file, and no library program of that name (known: {known})")
 
 
 def report(program, origin: str, *, latex: bool = False) -> str:
@@ -78,9 +78,3 @@ def report(program, origin: str, *, latex: bool = False) -> str:
     if latex:
         lines += ["latex:", programs.to_latex(program)]
     return "\n".join(lines) + "\n"
-
-
-def _message(error: BaseException) -> str:
-    if isinstance(error, LookupError) and error.args:
-        return str(error.args[0])  # KeyError's str() adds quotes
-    return str(error)

@@ -11,12 +11,15 @@ import json
 import sys
 from pathlib import Path
 
+from evosearch.commands import add_task_file_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tasks", help="comma-separated task names (see --list-tasks); "
                         "default: the tasks of --suite's --stage")
     parser.add_argument("--suite", default="default",
-                        help="suite whose stage supplies tasks, weights and lr policy when "
+                        help="suite (a built-in name, or a .toml file with a [suite] table) "
+                             "whose stage supplies tasks, weights and lr policy when "
                              "--tasks is not given; default %(default)s")
     parser.add_argument("--stage", default="m",
                         help="stage of the suite (name or index); default %(default)s")
@@ -38,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "comma-separated multipliers")
     parser.add_argument("--json", metavar="PATH", help="also write the result as JSON")
     parser.add_argument("--list-tasks", action="store_true", help="list the tasks and exit")
+    add_task_file_argument(parser)
 
 
 def _policy(text: str):
@@ -50,21 +54,26 @@ def _policy(text: str):
     try:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise SystemExit(
+        from evosearch.commands import CommandError
+
+        raise CommandError(
             f"--lrs: expected 'grid', 'coarse-to-fine' or numbers, got {text!r}") from None
 
 
 def _suite_stage(suite: str, stage: str):
-    from proxy_tasks.suites import suite_spec
+    from proxy_tasks.suites import load_spec
 
-    return suite_spec(suite).stage(stage)
+    return load_spec(suite).stage(stage)
 
 
 def run(args: argparse.Namespace) -> int:
+    from evosearch.cli import error_message
+    from evosearch.commands import CommandError, load_task_files
     from programs import ProgramError
     from proxy_tasks import get_task, task_names
     from proxy_tasks.rank import load_programs, rank
 
+    load_task_files(args.task_files)
     if args.list_tasks:
         for name in task_names():
             print(f"{name:14s} {get_task(name).description}")
@@ -93,9 +102,8 @@ def run(args: argparse.Namespace) -> int:
                       first_seed=args.first_seed,
                       progress=lambda line: print(line, file=sys.stderr, flush=True))
     except (KeyError, ValueError, FileNotFoundError, ProgramError) as e:
-        message = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"evosearch rank: {message}", file=sys.stderr)
-        return 2
+        # Unknown tasks, suites, stages and programs: one line (evosearch.cli prints it).
+        raise CommandError(error_message(e)) from None
     print(result.table())
     if args.json:
         path = Path(args.json)

@@ -29,8 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "checked first, and a checkpoint that fails a check (or is "
                              "read-only) is refused with nothing in the folder changed")
     parser.add_argument("--seed", type=int, help="random seed (same as --set search.seed=N)")
-    parser.add_argument("--backend", choices=("local", "inprocess", "ray"),
-                        help="where evaluations run (same as --set executor.backend=NAME)")
+    from evosearch.backends import BACKENDS  # the table only: no numpy, jax or ray
+
+    parser.add_argument("--backend", choices=tuple(BACKENDS),
+                        help="where evaluations run (same as --set executor.backend=NAME): "
+                             + "; ".join(f"{name}: {b.doc}" for name, b in BACKENDS.items()))
     parser.add_argument("--address", metavar="auto|HOST:PORT",
                         help="with --backend ray: join a running Ray cluster ('auto': the one "
                              "started here with `ray start`); default: start Ray for this search")
@@ -47,11 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evosearch import config as config_module
-    from evosearch.backends import ExecutorError
-    from evosearch.run.checkpoint import CheckpointError
     from evosearch.run.progress import ProgressLine
     from evosearch.run.runner import Runner
-    from programs import ProgramError
 
     if args.list_settings:
         for key, default, doc in config_module.documented_fields():
@@ -61,9 +61,9 @@ def run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         overrides.append(f"search.seed={args.seed}")
     if args.address is not None and args.backend not in (None, "ray"):
-        print(f"evosearch search: error: --address is for --backend ray, not {args.backend}",
-              file=sys.stderr)
-        return 2
+        from evosearch.commands import CommandError
+
+        raise CommandError(f"--address is for --backend ray, not {args.backend}")
     if args.backend is not None or args.address is not None:
         overrides.append(f"executor.backend={args.backend or 'ray'}")
     if args.address is not None:
@@ -92,13 +92,11 @@ def run(args: argparse.Namespace) -> int:
         if not args.resume:  # a resume names its folder once its checkpoint is accepted
             print(f"evosearch: writing to {out}", file=sys.stderr)
         outcome = runner.run()
-    except (config_module.ConfigError, CheckpointError, ProgramError, ExecutorError) as e:
-        print(f"evosearch search: error: {e}", file=sys.stderr)
-        return 2
     except OSError as e:  # the run folder failed under the search (disk full, permissions)
+        from evosearch.commands import CommandError
+
         where = f"{e.filename}: " if e.filename else ""
-        print(f"evosearch search: error: {where}{e.strerror or e}", file=sys.stderr)
-        return 2
+        raise CommandError(f"{where}{e.strerror or e}") from None
     _summary(outcome)
     return 0 if outcome.status == "finished" else 130
 

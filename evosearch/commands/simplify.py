@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from evosearch.commands import add_task_file_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="a program file, or the name of a library program")
@@ -33,15 +35,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip programs.simplify (dead code is still removed)")
     parser.add_argument("-o", "--output", help="write the shortest program here")
     parser.add_argument("--json", help="write every step (program, fitness, p-value) as JSON")
+    add_task_file_argument(parser)
 
 
 def _stage(suite_name: str, stage: str):
-    from proxy_tasks.suites import SuiteError, suite_spec
+    from evosearch.cli import error_message
+    from evosearch.commands import CommandError
+    from proxy_tasks.suites import SuiteError, load_spec
 
     try:
-        return suite_spec(suite_name).stage(stage)
+        return load_spec(suite_name).stage(stage)
     except (SuiteError, KeyError) as e:
-        raise SystemExit(f"error: {e.args[0]}") from None
+        raise CommandError(error_message(e)) from None
 
 
 def make_scorer(tasks: list[tuple[str, float]], seeds: tuple[int, ...], lrs):
@@ -68,15 +73,13 @@ def make_scorer(tasks: list[tuple[str, float]], seeds: tuple[int, ...], lrs):
 
 
 def run(args: argparse.Namespace) -> int:
+    from evosearch.commands import CommandError, load_task_files
     from evosearch.commands.inspect import load
-    from programs import ProgramError, format
+    from programs import format
     from proxy_tasks.ablation import empirical_simplify
 
-    try:
-        program, label = load(args.file)
-    except (ProgramError, OSError, LookupError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    load_task_files(args.task_files)
+    program, label = load(args.file)
     stage = _stage(args.suite, args.stage)
     if args.tasks:
         from proxy_tasks import task_names
@@ -84,15 +87,13 @@ def run(args: argparse.Namespace) -> int:
         names = [t.strip() for t in args.tasks.split(",") if t.strip()]
         unknown = [t for t in names if t not in task_names()]
         if unknown:
-            print(f"error: unknown task(s) {', '.join(unknown)}; known: "
-                  f"{', '.join(task_names())}", file=sys.stderr)
-            return 2
+            raise CommandError(f"unknown task(s) {', '.join(unknown)}; known: "
+                               f"{', '.join(task_names())}")
         tasks = [(t, 1.0) for t in names]
     else:
         tasks = list(stage.tasks)
     if args.seeds < 2:
-        print("error: --seeds must be at least 2 for a paired test", file=sys.stderr)
-        return 2
+        raise CommandError("--seeds must be at least 2 for a paired test")
     seeds = tuple(range(args.seeds))
     print(f"simplifying {label} ({len(program)} statements) on "
           f"{', '.join(t for t, _ in tasks)} with {len(seeds)} paired seeds", file=sys.stderr)

@@ -1,5 +1,10 @@
 """Mutations: small random edits of a program, each drawing from a ``numpy.random.Generator``.
 
+Every kind is one entry of :data:`MUTATIONS` (its edit function, default weight and doc): the
+setting ``mutation.weights.<kind>`` (:class:`evosearch.config.MutationWeights`), its validation,
+:data:`KINDS`, :data:`EDITS` and the report's outcome table all come from that table, so adding
+a kind is writing its edit function and one entry.
+
 Six kinds, as in the Lion paper plus output re-pointing: insert a random statement, delete one,
 change one argument, change a function, perturb a constant, return another variable. Three more
 rewire the dataflow: ``duplicate`` (copy a statement, re-point one reader), ``edge`` (pass a
@@ -20,22 +25,19 @@ lineage of a program reads as a story.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from evosearch.config import EvolutionSettings, MutationSettings
 from programs import INPUTS, OPS, Program, Statement, check, fingerprint
 from programs.ops import INPUT_KINDS, OUTPUTS, ArgKind, Kind, ResultKind
 from programs.program import Arg
 from programs.text import format_arg, format_statement
 
-KINDS: tuple[str, ...] = (
-    "insert", "delete", "argument", "function", "constant", "output", "duplicate", "edge",
-    "rewrite",
-)
-"""The mutation kinds, in the order of :class:`evosearch.config.MutationWeights`."""
+if TYPE_CHECKING:  # evosearch.config derives its MutationWeights from this module's table
+    from evosearch.config import EvolutionSettings, MutationSettings
 
 Edit = tuple[Program, str]
 """A mutated program and the description of the edit."""
@@ -414,18 +416,58 @@ def edge(program: Program, rng: np.random.Generator, r: _Random, max_len: int) -
     return child, f"edge {at}: {format_statement(statement)}"
 
 
-EDITS: dict[str, Callable[[Program, np.random.Generator, _Random, int], Edit | None]] = {
-    "insert": insert,
-    "delete": delete,
-    "argument": argument,
-    "function": function,
-    "constant": constant,
-    "output": output,
-    "duplicate": duplicate,
-    "edge": edge,
-    "rewrite": rewrite,
+EditFunction = Callable[[Program, np.random.Generator, _Random, int], Edit | None]
+"""``edit(program, rng, random_choices, max_statements)``: an edited copy and its description,
+or None where the kind does not apply (no constant to perturb, a full program for an insert)."""
+
+
+@dataclass(frozen=True)
+class MutationKind:
+    """One kind of edit: what it does, how often by default, and why (the setting's doc)."""
+
+    edit: EditFunction
+    weight: float
+    doc: str
+
+
+MUTATIONS: dict[str, MutationKind] = {
+    "insert": MutationKind(insert, 1.0, "insert a random statement at a random place"),
+    "delete": MutationKind(delete, 1.0, "delete a statement"),
+    "argument": MutationKind(
+        argument, 1.0, "change one argument to another variable or a constant"),
+    "function": MutationKind(
+        function, 1.0, "change a statement's function to another of the same arity"),
+    "constant": MutationKind(constant, 1.0, "perturb (x 2^N(0, s)) or redraw a constant"),
+    "output": MutationKind(output, 0.25, "return another variable as update, m or v"),
+    "duplicate": MutationKind(
+        duplicate, 0.5, "copy a statement to a fresh name and re-point one reader to the copy"),
+    "edge": MutationKind(
+        edge, 0.5, "pass a value a statement reads through a new random function"),
+    "rewrite": MutationKind(
+        rewrite, 0.5,
+        "change a statement's function to one of any arity, keeping the arguments that fit"),
 }
-assert tuple(EDITS) == KINDS
+"""THE table of mutation kinds, in the order of the settings. A new kind is one entry: its name
+becomes the setting ``mutation.weights.<name>`` with this default weight and doc."""
+
+KINDS = MUTATIONS.keys()
+"""The mutation kinds' names, in table order (a live view of :data:`MUTATIONS`)."""
+
+
+class _Edits(Mapping[str, EditFunction]):
+    """Name -> edit function, a live view of :data:`MUTATIONS`."""
+
+    def __getitem__(self, kind: str) -> EditFunction:
+        return MUTATIONS[kind].edit
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(MUTATIONS)
+
+    def __len__(self) -> int:
+        return len(MUTATIONS)
+
+
+EDITS: Mapping[str, EditFunction] = _Edits()
 
 
 # --- children ------------------------------------------------------------------------------------
@@ -437,16 +479,19 @@ class Mutator:
     def __init__(self, mutation: MutationSettings, evolution: EvolutionSettings) -> None:
         self.random = _Random(mutation)
         self.evolution = evolution
-        weights = np.array([getattr(mutation.weights, k) for k in KINDS], dtype=float)
+        self.kinds = tuple(MUTATIONS)
+        self.edits = tuple(MUTATIONS[k].edit for k in self.kinds)
+        weights = np.array([getattr(mutation.weights, k) for k in self.kinds], dtype=float)
         self.probabilities = weights / weights.sum()
         self.cumulative = np.cumsum(self.probabilities)
 
     def edit(self, program: Program, rng: np.random.Generator) -> tuple[str, Edit] | None:
         """One edit of a kind drawn by weight; None if the drawn kind does not apply (e.g. no
         constant to perturb) or drew a no-op."""
-        kind = KINDS[int(np.searchsorted(self.cumulative, rng.random() * self.cumulative[-1],
-                                         side="right"))]
-        result = EDITS[kind](program, rng, self.random, self.evolution.max_statements)
+        index = int(np.searchsorted(self.cumulative, rng.random() * self.cumulative[-1],
+                                    side="right"))
+        kind = self.kinds[index]
+        result = self.edits[index](program, rng, self.random, self.evolution.max_statements)
         return None if result is None else (kind, result)
 
     def edit_count(self, rng: np.random.Generator) -> int:

@@ -3,7 +3,9 @@
 The live line (AutoML-Zero and PySR both have one) shows evaluations per second, the cache hit
 rate, how many evaluations each funnel stage got, the best fitness and what the best program is
 (``Lion-like``, ``AdamW``), refreshed at most once per ``interval`` seconds. On a terminal it
-rewrites itself in place; into a file or pipe it prints a full line every ten intervals.
+rewrites itself in place and fits the terminal's width (a line that wraps can no longer be
+rewritten: the details go first, the evaluations and the best never); into a file or pipe it
+prints a full line every ten intervals.
 
 The JSON log (``log.jsonl``) has one object per consumed batch with cumulative counters, from
 which ``evosearch report`` derives rates over any window, plus one object per event (restart,
@@ -13,6 +15,8 @@ migration, dead worker, new best).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 import time
 from collections import deque
@@ -234,7 +238,8 @@ class ProgressLine:
         if not self.tty and not force and now - self.last_full < 10 * self.interval:
             return
         self.last_full = now
-        text = format_line(engine, rate, self.best_label, self.waiting)
+        text = format_line(engine, rate, self.best_label,
+                           width=self.columns() if self.tty else None, waiting=self.waiting)
         if self.tty:
             pad = max(0, self.width - len(text))
             self.stream.write("\r" + text + " " * pad)
@@ -242,6 +247,14 @@ class ProgressLine:
         else:
             self.stream.write(text + "\n")
         self.stream.flush()
+
+    def columns(self) -> int:
+        """The terminal's width less one (writing the last column wraps on some terminals)."""
+        try:
+            width = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            width = shutil.get_terminal_size().columns
+        return max(20, width - 1)
 
     def message(self, text: str) -> None:
         """A line of its own (an event), without breaking the live line."""
@@ -260,25 +273,45 @@ class ProgressLine:
             self.width = 0
 
 
-def format_line(engine: Evolution, rate: float, best_label: str = "", waiting: str = "") -> str:
+def format_line(engine: Evolution, rate: float, best_label: str = "",
+                width: int | None = None, waiting: str = "") -> str:
+    """The live line; within ``width`` characters if given: first the best program's label
+    loses its hyperparameters, then the details go (children, funnel, restarts, hit rate,
+    elapsed time), and only then is the line cut. ``waiting`` (what the search waits for)
+    replaces the rate, which says nothing before the first results."""
     c = engine.counters
     hit = c.hits / c.children if c.children else 0.0
     minutes = engine.elapsed / 60.0
     funnel = "/".join(str(n) for n in c.by_stage)
-    parts = [
-        f"{minutes:6.1f} min",
-        f"{c.evaluations} evals ({waiting or f'{rate:.2f}/s'})",
-        f"{c.children} children",
-        f"hits {100 * hit:.0f}%",
-        f"funnel {funnel}",
-    ]
     best = engine.best()
+    # (text, rank): the part with the highest rank goes first when the line is too wide.
+    parts: list[tuple[str, int]] = [
+        (f"{minutes:6.1f} min", 1),
+        (f"{c.evaluations} evals ({waiting or f'{rate:.2f}/s'})", 0),
+        (f"{c.children} children", 5),
+        (f"hits {100 * hit:.0f}%", 2),
+        (f"funnel {funnel}", 4),
+    ]
     if best is not None:
         stage = engine.stage_names[best.stage]
         label = f" {best_label}" if best_label else ""
-        parts.append(f"best {best.fitness:.5g}@{stage}{label}")
+        parts.append((f"best {best.fitness:.5g}@{stage}{label}", 0))
     if c.restarts:
-        parts.append(f"restarts {c.restarts}")
+        parts.append((f"restarts {c.restarts}", 3))
     if engine.phase == "meta":
-        parts.append("meta-validating")
-    return " | ".join(parts)
+        parts.append(("meta-validating", 0))
+
+    def line() -> str:
+        return " | ".join(text for text, _ in parts)
+
+    if width is None or len(line()) <= width:
+        return line()
+    if best is not None and "(" in best_label:  # "lion(b1=0.9, ...)" -> "lion"
+        short = best_label.split("(", 1)[0]
+        parts = [(text.replace(best_label, short), rank) if text.startswith("best ") else
+                 (text, rank) for text, rank in parts]
+    while len(line()) > width and max(rank for _, rank in parts) > 0:
+        worst = max(range(len(parts)), key=lambda i: parts[i][1])
+        del parts[worst]
+    text = line()
+    return text if len(text) <= width else text[: width - 3] + "..."

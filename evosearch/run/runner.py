@@ -19,14 +19,15 @@ meta-validation.
 
 What a run folder may hold, so that nothing a user has is lost and no two runs mix:
 
-* A new search writes its first checkpoint as soon as the workers have described the suite
-  (before any batch), so a search killed at any later moment can be resumed. It starts in a
-  folder that does not exist, is empty, or holds none of the files above (a ``RESTART`` file
-  or files of the user's own are fine). A folder with ``checkpoint.json`` is resumed with
-  ``--resume``, never overwritten; a folder with other run files but no checkpoint (a search
-  from before first checkpoints were written at start, or files copied there) is refused with
-  a message saying to choose another ``--out`` or move those files away: nothing is deleted
-  and nothing appended to another run's log.
+* A new search starts in a folder that does not exist, is empty, or holds none of the files
+  above (a ``RESTART`` file or files of the user's own are fine; so is a log holding only the
+  error of a search that failed to start). The folder is checked before any worker starts and
+  created once the evaluators work; the first checkpoint is written then, before any batch,
+  so a search killed at any later moment can be resumed. A folder with ``checkpoint.json`` is
+  resumed with ``--resume``, never overwritten; a folder with other run files but no
+  checkpoint (files copied there, or a search from before first checkpoints were written at
+  start) is refused with a message saying to choose another ``--out`` or move those files
+  away: nothing is deleted and nothing appended to another run's log.
 * ``--resume`` checks the whole checkpoint (:meth:`Evolution.from_json`), its run section and
   the log against it before it writes anything in the folder: a checkpoint that fails any
   check is refused with one line naming the file and the field, and the folder is left
@@ -54,7 +55,13 @@ from typing import Any
 import networkx as nx
 
 from evosearch import config as config_module
-from evosearch.backends import Executor, ExecutorError, SuiteInfo, make_executor
+from evosearch.backends import (
+    Executor,
+    ExecutorError,
+    SuiteInfo,
+    check_executor,
+    make_executor,
+)
 from evosearch.config import Config
 from evosearch.engine import schema
 from evosearch.engine.evolution import Evolution
@@ -66,9 +73,11 @@ from evosearch.run.progress import (
     ProgressLine,
     batch_record,
     plan_truncation,
+    read_log,
     truncate_log,
 )
-from programs import Program, library
+from programs import Program, ProgramError, library
+from proxy_tasks.suites import SuiteRef, check_program, check_reference
 
 CHECKPOINT = "checkpoint.json"
 LOG = "log.jsonl"
@@ -82,12 +91,20 @@ RECOGNITION_INTERVAL = 20.0
 """Seconds between two recognitions of the best program for the progress line."""
 
 
-def load_warm_start(spec: str) -> Program:
-    """A library program by name, or a program file by path (errors name file and line)."""
+def load_warm_start(spec: str, suite: SuiteRef | None = None) -> Program:
+    """A library program by name, or a program file by path (errors name file and line),
+    checked against what ``suite`` can evaluate: a warm start it never could would make every
+    child fail, so it is refused before anything starts."""
     try:
-        return library.resolve(spec)
+        program = library.resolve(spec)
     except LookupError as e:
         raise config_module.ConfigError(f"search.warm_start: {e.args[0]}") from None
+    if suite is not None:
+        try:
+            check_program(suite, program)
+        except ProgramError as e:
+            raise config_module.ConfigError(f"search.warm_start {spec!r}: {e}") from None
+    return program
 
 
 def resume_config(saved: Config, requested: Config | None) -> Config:
@@ -177,9 +194,12 @@ class Runner:
             if config is None:
                 raise config_module.ConfigError("a new search needs a config")
             self.config = config
-            self.warm_start = load_warm_start(config.search.warm_start)
-            self._prepare_new_folder()
+            check_reference(config.search.suite, "search.suite")  # before any worker
+            self.warm_start = load_warm_start(config.search.warm_start, config.search.suite)
+            self._check_new_folder()
             self.run_info = {"sessions": 0}
+        if executor is None:
+            check_executor(self.config.executor)  # before any worker or run folder exists
         self.progress = progress or ProgressLine(self.config.progress.interval_seconds)
         self.executor = executor
         self.evaluated = 0
@@ -214,6 +234,7 @@ class Runner:
         if requested is not None:
             config = requested(saved)
         self.config = resume_config(saved, config)
+        check_reference(self.config.search.suite, "search.suite")  # before any worker
         try:
             self.engine = Evolution.from_json(self.config, data["search"], "search")
             self.run_info = _run_info(data["run"], "run")
@@ -232,25 +253,31 @@ class Runner:
             )
         _require_writable(self.out)
 
-    def _prepare_new_folder(self) -> None:
-        """Create ``--out`` or check that a new search may use it (see the module docstring)."""
+    def _check_new_folder(self) -> None:
+        """Check that a new search may use ``--out`` (see the module docstring), creating
+        nothing: the folder is made once the evaluators work (:meth:`_create_folder`)."""
         out = self.out
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except FileExistsError:
-            raise RunFolderError(f"{out}: a file is in the way (--out must be a folder)"
-                                 ) from None
-        except NotADirectoryError:
-            raise RunFolderError(f"{out}: cannot create it: part of the path is a file, not a "
-                                 "folder") from None
-        except OSError as e:
-            raise RunFolderError(f"{out}: cannot create it ({e.strerror})") from None
+        if not out.exists():
+            ancestor = out.parent
+            while not ancestor.exists() and ancestor != ancestor.parent:
+                ancestor = ancestor.parent
+            if not ancestor.is_dir():
+                raise RunFolderError(f"{out}: cannot create it: part of the path ({ancestor}) "
+                                     "is a file, not a folder")
+            if not os.access(ancestor, os.W_OK | os.X_OK):
+                raise RunFolderError(f"{out}: cannot create it (permission denied in "
+                                     f"{ancestor})")
+            return
+        if not out.is_dir():
+            raise RunFolderError(f"{out}: a file is in the way (--out must be a folder)")
         if (out / CHECKPOINT).exists():
             raise RunFolderError(
                 f"{out} already holds a search (checkpoint.json): resume it with "
                 "--resume, or choose another --out"
             )
         present = sorted(name for name in RUN_FILES if (out / name).exists())
+        if present == [LOG] and not _has_batches(out / LOG):
+            present = []  # only events of a search that failed to start: appended to
         if present:
             raise RunFolderError(
                 f"{out} holds files of another search ({', '.join(present)}) but no checkpoint "
@@ -258,6 +285,12 @@ class Runner:
                 "search there"
             )
         _require_writable(out)
+
+    def _create_folder(self) -> None:
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunFolderError(f"{self.out}: cannot create it ({e.strerror})") from None
 
     def _tidy_folder(self) -> None:
         """Once the state is accepted: remove temporary files of writes a kill cut short,
@@ -291,6 +324,8 @@ class Runner:
         executor = self.executor or make_executor(self.config.executor, self.config.search.suite)
         try:
             return self._run(executor)
+        except ExecutorError as e:
+            raise self._logged(e) from None
         finally:
             executor.close()
             self.progress.close()
@@ -308,6 +343,7 @@ class Runner:
             baselines: list[float | None] = [s.fitness for s in info.baselines]
             baselines += [None] * (len(info.stage_names) - len(baselines))
             self.engine = Evolution(self.config, info.stage_names, baselines, self.warm_start)
+            self._create_folder()  # once the evaluators work
             self._checkpoint(self.engine)  # from here on the search can be resumed
             self._tidy_folder()
         else:
@@ -392,6 +428,17 @@ class Runner:
         self.log.close()
         return RunOutcome(status, self.out, engine, info)
 
+    def _logged(self, error: ExecutorError) -> ExecutorError:
+        """An evaluator's bug (an error with a traceback): the traceback goes to the run's log,
+        the user gets one line that says where it is."""
+        if not error.detail:
+            return error
+        self.out.mkdir(parents=True, exist_ok=True)
+        log = JsonLog(self.out / LOG)
+        log.write({"event": "executor_error", "message": str(error), "traceback": error.detail})
+        log.close()
+        return ExecutorError(f"{error} (traceback in {self.out / LOG})")
+
     def _describe_start(self, info: SuiteInfo, executor: Executor) -> str:
         engine = self.engine
         assert engine is not None
@@ -449,7 +496,7 @@ class Runner:
 
         self.last_recognition = now
         self.labelled = engine.best_id
-        self.progress.best_label = recognize(engine.program(engine.best_id))
+        self.progress.best_label = recognize(engine.program(engine.best_id)) or "unrecognized"
 
     def _report_executor_events(self, executor: Executor, engine: Evolution) -> None:
         for event in executor.events:
@@ -505,6 +552,14 @@ def _run_info(value: Any, path: str) -> dict[str, Any]:
     if "status" in info:
         schema.string(info["status"], schema.join(path, "status"))
     return dict(info)
+
+
+def _has_batches(log: Path) -> bool:
+    """Does a log hold any batch line (is it a search's, not only a failed start's)?"""
+    try:
+        return bool(read_log(log)[0])
+    except OSError:
+        return True  # unreadable: treat it as a search's, and refuse to touch it
 
 
 def _require_writable(folder: Path) -> None:

@@ -133,7 +133,7 @@ def functional_cache(evaluations: int = 400, seed: int = 0) -> list[dict[str, An
     return rows
 
 
-def evaluation_rate(suite: str, workers: int, rounds: int = 3, per_batch: int = 4,
+def evaluation_rate(suite: Any, workers: int, rounds: int = 3, per_batch: int = 4,
                     executor=None) -> dict[str, Any]:
     """Programs per second per stage on a pool of ``workers`` (compilation excluded: one
     warm-up round per stage first)."""

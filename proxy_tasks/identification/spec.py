@@ -100,3 +100,27 @@ def _literal(node: ast.AST, text: str, key: str) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         raise TargetError(f"target {text!r}: {key}= must be finite")
     return value
+
+
+def check_target_text(text: str) -> None:
+    """What can be checked of a target without building it (no jax, no torch, no data): a
+    library call's syntax, a program's existence and validity, a trace file's existence. The
+    rest (an unknown optax name, a keyword the optimizer does not take, NaN on the probe
+    streams) is found when the suite is built."""
+    from pathlib import Path
+
+    from programs import ProgramError, library
+
+    text = text.strip()
+    if text.partition(":")[0] in LIBRARIES:
+        parse_call(text)
+    elif text.endswith(".npz"):
+        if not Path(text).is_file():
+            raise TargetError(f"{text}: no such trace file")
+    else:
+        try:
+            library.resolve(text)
+        except (LookupError, ProgramError) as e:
+            raise TargetError(f"target {text!r}: {e.args[0] if e.args else e} (a target is "
+                              "optax:NAME(...), torch:NAME(...), a library program, a .prog "
+                              "file or a .npz trace)") from None

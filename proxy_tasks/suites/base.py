@@ -3,7 +3,7 @@
 A suite turns programs into fitness at the stages of a funnel (cheapest first). The search does
 not know which kind it runs: *discovery* (:class:`~proxy_tasks.suites.trained.TrainingSuite`:
 train on proxy tasks, validation loss relative to a baseline program) or a suite that compares a
-program's behaviour with a target's (:mod:`proxy_tasks.suites.imitation`), or the tiny numpy suite
+program's behaviour with a target's (:mod:`proxy_tasks.identification`), or the tiny numpy suite
 the engine's own tests use. All of them satisfy :class:`Suite` and return :class:`Score`.
 Lower fitness is better everywhere.
 """
