@@ -226,7 +226,7 @@ def test_out_that_is_a_file_or_under_a_file_is_one_line(tmp_path, capsys):
     code, _, err = search("--out", str(blocker), "--quiet", *SETS, capsys=capsys)
     assert_refused(code, err, "a file is in the way")
     code, _, err = search("--out", str(blocker / "run"), "--quiet", *SETS, capsys=capsys)
-    assert_refused(code, err, "part of the path is a file")
+    assert_refused(code, err, f"part of the path ({blocker}) is a file")
     code, _, err = resume(blocker, capsys)
     assert_refused(code, err, "not a folder")
     assert blocker.read_text() == "x"

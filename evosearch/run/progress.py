@@ -132,6 +132,12 @@ def plan_truncation(path: Path, batches: int) -> int:
     return dropped
 
 
+def has_batch_lines(path: Path) -> bool:
+    """Does a log hold a batch line (is it a search's log, not only a failed start's)?"""
+    return any(record is not None and _is_batch(record) and _position(record) is not None
+               for _, record in _log_lines(path))
+
+
 def _ranges(numbers: list[int]) -> str:
     """``1-40, 45, 50-52``; a list out of order is shown as it is, shortened."""
     if numbers != sorted(set(numbers)):

@@ -72,8 +72,8 @@ from evosearch.run.progress import (
     LogMismatch,
     ProgressLine,
     batch_record,
+    has_batch_lines,
     plan_truncation,
-    read_log,
     truncate_log,
 )
 from programs import Program, ProgramError, library
@@ -557,7 +557,7 @@ def _run_info(value: Any, path: str) -> dict[str, Any]:
 def _has_batches(log: Path) -> bool:
     """Does a log hold any batch line (is it a search's, not only a failed start's)?"""
     try:
-        return bool(read_log(log)[0])
+        return has_batch_lines(log)
     except OSError:
         return True  # unreadable: treat it as a search's, and refuse to touch it
 
