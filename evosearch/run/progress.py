@@ -96,8 +96,9 @@ def _log_lines(path: Path) -> list[tuple[str, dict[str, Any] | None]]:
 
 
 def _position(record: dict[str, Any]) -> int | None:
-    """The batch after which a record was written, or None if it says no valid one."""
-    value = record.get("after_batch", record.get("batch"))
+    """The batch after which a record was written (0 if it does not say: a record from
+    before the first batch), or None if it says something that is no batch number."""
+    value = record.get("after_batch", record.get("batch", 0))
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
     return value
@@ -182,8 +183,9 @@ def read_log(path: Path, stages: int | None = None
         if record is None or _position(record) is None:
             continue
         if not _is_batch(record):
-            if isinstance(record["event"], str) and _position(record) == record.get(
-                    "after_batch"):
+            # A restart is drawn where it happened: it must say after which batch.
+            if isinstance(record["event"], str) and (
+                    record["event"] != "restart" or "after_batch" in record):
                 events.append(record)
         elif _plottable(record, stages):
             batches.append(record)

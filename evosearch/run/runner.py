@@ -435,7 +435,9 @@ class Runner:
             return error
         self.out.mkdir(parents=True, exist_ok=True)
         log = JsonLog(self.out / LOG)
-        log.write({"event": "executor_error", "message": str(error), "traceback": error.detail})
+        after = self.engine.counters.batches if self.engine is not None else 0
+        log.write({"event": "executor_error", "after_batch": after, "message": str(error),
+                   "traceback": error.detail})
         log.close()
         return ExecutorError(f"{error} (traceback in {self.out / LOG})")
 
