@@ -49,11 +49,11 @@ def test_atomic_write_keeps_the_old_file_when_a_write_fails(tmp_path):
         ('{"format": "evosearch-checkpoint", "version": 1, "config": {', "corrupt or truncated"),
         ('{"format": "evosearch-checkpoint", "version": 99}', "version 99 is incompatible"),
         ('[1, 2, 3]', "not an evosearch checkpoint"),
-        ('{"format": "evosearch-checkpoint", "version": 1}', "missing config, search"),
+        ('{"format": "evosearch-checkpoint", "version": 1}', "missing config, search, run"),
         ('{"format": "evosearch-checkpoint", "version": 1, "config": {"evolution": '
-         '{"populaton": 3}}, "search": {}}', "unknown key 'evolution.populaton'"),
-        ('{"format": "evosearch-checkpoint", "version": 1, "config": {}, "search": {}}',
-         "malformed search state"),
+         '{"populaton": 3}}, "search": {}, "run": {}}', "unknown key 'evolution.populaton'"),
+        ('{"format": "evosearch-checkpoint", "version": 1, "config": {}, "search": {}, '
+         '"run": {}}', "search: missing field 'stage_names'"),
     ],
 )
 def test_unusable_checkpoints_give_a_clear_error_and_stay_untouched(tmp_path, content, message):

@@ -115,7 +115,7 @@ def test_the_command_line_process_prints_one_line_for_an_unknown_suite(tmp_path)
     (["rank", "--suite", "nope"], "unknown training suite 'nope'"),
     (["rank", "--programs", "no-such-program", "--tasks", "teacher/xs"],
      "unknown program 'no-such-program'"),
-    (["report", "no-such-run"], "no checkpoint here"),
+    (["report", "no-such-run"], "no-such-run: no such folder"),
     (["benchmark", "--suite", "numpy", "--workers", "1000"], "executor.workers = 1000"),
 ])
 def test_every_command_reports_bad_input_in_one_style(capsys, argv, says):

@@ -22,29 +22,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evosearch import config as config_module
+    from evosearch.commands import CommandError
     from evosearch.engine.evolution import Evolution
+    from evosearch.engine.schema import StateError
     from evosearch.run import checkpoint
     from evosearch.run.checkpoint import CheckpointError
     from evosearch.run.progress import read_log
 
     run_dir = Path(args.run_dir)
     path = run_dir / "checkpoint.json"
+    if not run_dir.is_dir():
+        raise CommandError(f"{run_dir}: {'not a folder' if run_dir.exists() else 'no such folder'}")
+    if not path.exists():
+        raise CheckpointError(f"{path}: no checkpoint here (not a run folder, or the search "
+                              "stopped before its first checkpoint)")
+    data = checkpoint.load(path)
+    checkpoint.require(data, path, "config", "search")
+    config = config_module.from_dict(data["config"], f"{path} config")
     try:
-        data = checkpoint.load(path)
-        checkpoint.require(data, path, "config", "search")
-        config = config_module.from_dict(data["config"], f"{path} config")
-        engine = Evolution.from_json(config, data["search"])
-    except (CheckpointError, config_module.ConfigError):
-        raise  # as it is (a ConfigError is a ValueError, not a malformed state)
-    except (KeyError, ValueError, TypeError) as e:
-        raise CheckpointError(f"{path}: malformed search state ({e})") from None
-    records, events = read_log(run_dir / "log.jsonl") if (run_dir / "log.jsonl").exists() else (
-        [], [])
+        engine = Evolution.from_json(config, data["search"], "search")
+    except StateError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    log = run_dir / "log.jsonl"
+    try:
+        records, events = read_log(log, len(engine.stage_names)) if log.exists() else ([], [])
+    except OSError as e:
+        raise CommandError(f"{log}: cannot read it ({e.strerror})") from None
     print(report_text(engine, events, args.top, lineage=not args.no_lineage))
     if not args.no_plots:
         from evosearch.run.plots import plot_all
 
-        paths = plot_all(records, events, engine.stage_names, Path(args.plots or run_dir))
+        try:
+            paths = plot_all(records, events, engine.stage_names, Path(args.plots or run_dir))
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            raise CommandError(f"cannot write the plots: {where}{e.strerror or e}") from None
         for p in paths:
             print(f"wrote {p}")
     return 0

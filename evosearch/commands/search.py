@@ -18,9 +18,16 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="TOML settings (see experiments/)")
     parser.add_argument("--out", metavar="DIR",
-                        help="run directory (default: runs/<timestamp>; required with --resume)")
+                        help="run directory (default: runs/<timestamp>; required with "
+                             "--resume). A new search needs a folder without another search's "
+                             "files: one with checkpoint.json is continued with --resume, one "
+                             "with other run files but no checkpoint is refused (choose another "
+                             "--out or move those files away): another run's files are never "
+                             "overwritten or appended to")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the search saved in --out")
+                        help="continue the search saved in --out; the whole checkpoint is "
+                             "checked first, and a checkpoint that fails a check (or is "
+                             "read-only) is refused with nothing in the folder changed")
     parser.add_argument("--seed", type=int, help="random seed (same as --set search.seed=N)")
     from evosearch.backends import BACKENDS  # the table only: no numpy, jax or ray
 
@@ -43,11 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from evosearch import config as config_module
-    from evosearch.backends import ExecutorError
-    from evosearch.run.checkpoint import CheckpointError
     from evosearch.run.progress import ProgressLine
     from evosearch.run.runner import Runner
-    from programs import ProgramError
 
     if args.list_settings:
         for key, default, doc in config_module.documented_fields():
@@ -65,31 +69,34 @@ def run(args: argparse.Namespace) -> int:
     if args.address is not None:
         overrides.append(f"executor.address={json.dumps(args.address)}")
     try:
+        requested = None
         if args.resume:
             if not args.out:
                 raise config_module.ConfigError("--resume needs --out DIR (the run to continue)")
             out = Path(args.out)
-            requested = None
+            config = None
             if args.config or overrides:
                 # Settings requested now, on top of the checkpoint's (checked by the runner).
-                from evosearch.run import checkpoint
-
-                data = checkpoint.load(out / "checkpoint.json")
-                saved = config_module.from_dict(data.get("config", {}), "checkpoint config")
-                base = config_module.load(args.config) if args.config else saved
-                requested = config_module.apply_overrides(base, overrides)
-            config = requested
+                def requested(saved: config_module.Config) -> config_module.Config:
+                    base = config_module.load(args.config) if args.config else saved
+                    return config_module.apply_overrides(base, overrides)
         else:
             config = config_module.load(args.config, overrides)
             out = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
         progress = ProgressLine(
             config.progress.interval_seconds if config else 1.0, enabled=not args.quiet
         )
-        runner = Runner(config, out, resume=args.resume, progress=progress, restart=args.restart)
-        print(f"evosearch: writing to {out}", file=sys.stderr)
+        runner = Runner(config, out, resume=args.resume, progress=progress, restart=args.restart,
+                        requested=requested)
+        progress.interval = runner.config.progress.interval_seconds
+        if not args.resume:  # a resume names its folder once its checkpoint is accepted
+            print(f"evosearch: writing to {out}", file=sys.stderr)
         outcome = runner.run()
-    except (config_module.ConfigError, CheckpointError, ProgramError, ExecutorError):
-        raise  # one line on stderr, exit status 2: evosearch.cli prints it
+    except OSError as e:  # the run folder failed under the search (disk full, permissions)
+        from evosearch.commands import CommandError
+
+        where = f"{e.filename}: " if e.filename else ""
+        raise CommandError(f"{where}{e.strerror or e}") from None
     _summary(outcome)
     return 0 if outcome.status == "finished" else 130
 

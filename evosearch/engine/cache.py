@@ -14,10 +14,12 @@ The cache is plain data and goes into the checkpoint whole, so it survives resta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from evosearch.engine import schema
 from programs import Program, functional_fingerprint
 from proxy_tasks.suites import Score
 
@@ -98,14 +100,46 @@ class FitnessCache:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FitnessCache:
-        lookups, hits, functional_hits = data["stats"]
+    def from_json(cls, data: Any, path: str = "cache", stages: int | None = None) -> FitnessCache:
+        """A cache saved by :meth:`to_json`, every score and key checked (``stages``: how many
+        stages the suite has); an alias must point at a scored fingerprint. Raises
+        :class:`~evosearch.engine.schema.StateError`."""
+        data = schema.mapping(data, path, ("functional", "entries", "aliases", "stats"))
+        at = partial(schema.join, path)
+        entries: dict[str, dict[int, Score]] = {}
+        for key, saved in schema.mapping(data["entries"], at("entries")).items():
+            where = schema.join(at("entries"), key)
+            schema.string(key, where, nonempty=True)
+            scores = {}
+            for stage, score in schema.mapping(saved, where).items():
+                here = schema.join(where, stage)
+                index = _stage_index(stage, here, stages)
+                scores[index] = schema.build(here, lambda s=score: Score.from_json(s))
+            entries[key] = scores
+        aliases = schema.mapping(data["aliases"], at("aliases"))
+        for functional, key in aliases.items():
+            where = schema.join(at("aliases"), functional)
+            schema.string(key, where, nonempty=True)
+            schema.require(key in entries, where, f"points at {schema.show(key)}, which has no "
+                           "score in the cache")
+        stats = schema.each(data["stats"], at("stats"), schema.integer)
+        schema.sequence(stats, at("stats"), length=3)
+        lookups, hits, functional_hits = stats
+        schema.require(functional_hits <= hits <= lookups, at("stats"),
+                       f"must be [lookups, hits, functional hits] with functional hits <= hits "
+                       f"<= lookups, got {stats}")
         return cls(
-            functional=bool(data["functional"]),
-            entries={
-                key: {int(stage): Score.from_json(s) for stage, s in stages.items()}
-                for key, stages in data["entries"].items()
-            },
-            aliases=dict(data["aliases"]),
-            stats=CacheStats(int(lookups), int(hits), int(functional_hits)),
+            functional=schema.boolean(data["functional"], at("functional")),
+            entries=entries,
+            aliases=dict(aliases),
+            stats=CacheStats(lookups, hits, functional_hits),
         )
+
+
+def _stage_index(text: str, path: str, stages: int | None) -> int:
+    """A stage saved as a JSON key: a decimal integer in ``[0, stages)``."""
+    if not (text.isascii() and text.isdigit() and len(text) < 10 and str(int(text)) == text) or (
+            stages is not None and int(text) >= stages):
+        bound = f" in [0, {stages - 1}]" if stages is not None else ""
+        schema.fail(path, f"a stage must be an integer{bound}, got {schema.show(text)}")
+    return int(text)

@@ -21,18 +21,20 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from evosearch.backends.base import Batch, Job
 from evosearch.config import Config
+from evosearch.engine import schema
 from evosearch.engine.cache import FitnessCache
 from evosearch.engine.funnel import Funnel, Key
 from evosearch.engine.lineage import Lineage, Record
 from evosearch.engine.mutation import KINDS, Mutator
 from evosearch.engine.population import Population
-from programs import Program, fingerprint, parse, redundancy
+from programs import Program, ProgramError, fingerprint, parse, redundancy
 from programs import format as format_program
 from proxy_tasks.suites import Score
 
@@ -70,19 +72,60 @@ class Candidate:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Candidate:
-        pk = d["parent_key"]
-        return cls(
-            id=int(d["id"]),
-            parent=None if d["parent"] is None else int(d["parent"]),
-            island=int(d["island"]),
-            program=parse(d["text"], filename=f"<candidate #{d['id']}>"),
-            fingerprint=str(d["fingerprint"]),
-            kinds=tuple(d["kinds"]),
-            edits=tuple(d["edits"]),
-            parent_key=None if pk is None else (int(pk[0]), float(pk[1])),
-            scores=[Score.from_json(s) for s in d["scores"]],
+    def from_json(cls, d: Any, path: str = "candidate", stages: int | None = None,
+                  islands: int | None = None) -> Candidate:
+        """A candidate saved by :meth:`to_json`, every field checked; its text must parse and
+        give its fingerprint. Raises :class:`~evosearch.engine.schema.StateError`."""
+        d = schema.mapping(d, path, CANDIDATE_FIELDS)
+        at = partial(schema.join, path)
+        rid = schema.integer(d["id"], at("id"))
+        fp = schema.string(d["fingerprint"], at("fingerprint"), nonempty=True)
+        program = checked_program(d["text"], at("text"), fp)
+        scores = schema.each(d["scores"], at("scores"), score_from_json)
+        if stages is not None:
+            schema.sequence(scores, at("scores"), max_length=stages - 1)
+        pk = schema.optional(d["parent_key"], at("parent_key"), schema.sequence, length=2)
+        parent_key = None if pk is None else (
+            schema.integer(pk[0], schema.join(at("parent_key"), 0), low=None, high=0),
+            schema.number(pk[1], schema.join(at("parent_key"), 1)),
         )
+        return cls(
+            id=rid,
+            parent=schema.optional(d["parent"], at("parent"), schema.integer),
+            island=schema.integer(d["island"], at("island"),
+                                  high=None if islands is None else islands - 1),
+            program=program,
+            fingerprint=fp,
+            kinds=schema.strings(d["kinds"], at("kinds")),
+            edits=schema.strings(d["edits"], at("edits")),
+            parent_key=parent_key,
+            scores=scores,
+        )
+
+
+CANDIDATE_FIELDS = ("id", "parent", "island", "text", "fingerprint", "kinds", "edits",
+                    "parent_key", "scores")
+
+
+def score_from_json(value: Any, path: str) -> Score:
+    return schema.build(path, lambda: Score.from_json(value))
+
+
+def checked_program(text: Any, path: str, expected: str | None = None) -> Program:
+    """Saved program text, parsed; with ``expected``, its fingerprint must be that one (the
+    cache is keyed by it, so a text edited on its own would be scored under another
+    program's key)."""
+    schema.string(text, path, nonempty=True)
+    try:
+        program = parse(text, filename="<saved program>")
+    except ProgramError as e:
+        schema.fail(path, f"program text does not parse ({e})")
+    except RecursionError:
+        schema.fail(path, "program text nested too deeply to parse")
+    if expected is not None and fingerprint(program) != expected:
+        schema.fail(path, f"the program's fingerprint is not {schema.show(expected)}, the "
+                    "one saved with it")
+    return program
 
 
 @dataclass
@@ -112,13 +155,29 @@ class Counters:
         return dict(self.__dict__)
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Counters:
+    def from_json(cls, d: Any, path: str = "counters", stages: int | None = None) -> Counters:
+        """Counters saved by :meth:`to_json`: integers >= 0 (``by_stage`` and ``reached``: one
+        per stage), ``redundancy_sum`` a number >= 0. A scalar counter missing from an older
+        checkpoint starts at 0, but those the state is checked against must be there. Raises
+        :class:`~evosearch.engine.schema.StateError`."""
         c = cls()
-        for k, v in d.items():
-            if k not in c.__dict__:
-                raise ValueError(f"unknown counter {k!r}")
-            setattr(c, k, v)
+        d = schema.mapping(d, path, REQUIRED_COUNTERS, optional=c.__dict__)
+        at = partial(schema.join, path)
+        for key, value in d.items():
+            if key in ("by_stage", "reached"):
+                counts = schema.each(value, at(key), schema.integer)
+                if stages is not None:
+                    schema.sequence(counts, at(key), length=stages)
+                setattr(c, key, counts)
+            elif key == "redundancy_sum":
+                c.redundancy_sum = schema.number(value, at(key), low=0)
+            else:
+                setattr(c, key, schema.integer(value, at(key)))
         return c
+
+
+REQUIRED_COUNTERS = ("children", "evaluations", "by_stage", "joined", "reached", "batches")
+"""Counters that :meth:`Evolution.from_json` checks against the rest of the state."""
 
 
 class Evolution:
@@ -517,43 +576,260 @@ class Evolution:
         }
 
     @classmethod
-    def from_json(cls, config: Config, data: dict[str, Any]) -> Evolution:
-        """Rebuild a search saved by :meth:`to_json` (raises KeyError/ValueError/TypeError on
-        malformed data; :mod:`evosearch.run.checkpoint` turns those into a clear error)."""
+    def from_json(cls, config: Config, data: Any, path: str = "search") -> Evolution:
+        """Rebuild a search saved by :meth:`to_json`, trusting nothing: every field is checked
+        (type, range), then the fields against each other and against ``config`` (ids that
+        exist, parents before children, counters that add up, a cache that holds every score
+        the state has used, batches numbered after the ones consumed). The first problem
+        raises :class:`~evosearch.engine.schema.StateError` naming the field under ``path``,
+        before anything outside this object has been touched."""
+        data = schema.mapping(data, path, STATE_FIELDS, optional=("injected",))
+        at = partial(schema.join, path)
         self = cls.__new__(cls)
         self.config = config
-        self.stage_names = tuple(data["stage_names"])
-        self.funnel = Funnel(config.funnel, len(self.stage_names), list(data["baselines"]))
+        names = schema.strings(data["stage_names"], at("stage_names"))
+        schema.sequence(list(names), at("stage_names"), min_length=1)
+        schema.require(all(names) and len(set(names)) == len(names), at("stage_names"),
+                       f"must be distinct non-empty names, got {schema.show(list(names))}")
+        self.stage_names = names
+        n = len(names)
+        baselines = schema.each(data["baselines"], at("baselines"),
+                                partial(schema.optional, check=schema.number))
+        schema.sequence(baselines, at("baselines"), length=n)
+        self.funnel = Funnel(config.funnel, n, baselines)
         self.mutator = Mutator(config.mutation, config.evolution)
         self.rng = np.random.default_rng()
-        self.rng.bit_generator.state = data["rng"]
-        self.cache = FitnessCache.from_json(data["cache"])
-        self.population = Population.from_json(data["population"])
-        self.lineage = Lineage.from_json(data["lineage"])
-        self.counters = Counters.from_json(data["counters"])
+        self.rng.bit_generator.state = _rng_state(data["rng"], at("rng"))
+        self.cache = FitnessCache.from_json(data["cache"], at("cache"), n)
+        schema.require(self.cache.functional == config.cache.functional, at("cache.functional"),
+                       f"is {self.cache.functional}, the config's cache.functional is "
+                       f"{config.cache.functional}")
+        evolution = config.evolution
+        self.population = Population.from_json(data["population"], at("population"),
+                                               evolution.population, evolution.islands)
+        self.lineage = Lineage.from_json(data["lineage"], at("lineage"), n)
+        self._programs = {
+            rid: checked_program(r.text, f"{at('lineage')}[{i}].text", r.fingerprint)
+            for i, (rid, r) in enumerate(self.lineage.records.items())
+        }
+        self.counters = Counters.from_json(data["counters"], at("counters"), n)
         self.outcomes = {k: [0, 0, 0] for k in KINDS}  # kinds added since the checkpoint: 0
-        self.outcomes.update({k: list(map(int, v)) for k, v in data["outcomes"].items()})
-        cands = (Candidate.from_json(c) for c in data["candidates"])
-        self.candidates = {c.id: c for c in cands}
-        self.waiting = {(fp, int(stage)): list(ids) for fp, stage, ids in data["waiting"]}
-        self.queue = deque(Job(fp, int(stage), text) for fp, stage, text in data["queue"])
-        self.in_flight = deque(
-            Batch(int(b["id"]), tuple(Job(fp, int(st), tx) for fp, st, tx in b["jobs"]))
-            for b in data["in_flight"]
-        )
-        self.next_id = int(data["next_id"])
-        self.next_batch_id = int(data["next_batch_id"])
-        self.initial_id = data["initial_id"]
-        self.best_id = data["best_id"]
-        self.hall_of_fame = [int(r) for r in data["hall_of_fame"]]
-        self.improved_at = int(data["improved_at"])
-        self.elapsed = float(data["elapsed"])
-        self.phase = str(data["phase"])
-        self.meta = [int(r) for r in data["meta"]]
-        self.injected = {str(k): int(v) for k, v in data.get("injected", {}).items()}
+        for kind, row in schema.mapping(data["outcomes"], at("outcomes")).items():
+            where = schema.join(at("outcomes"), kind)
+            row = schema.each(row, where, schema.integer)
+            schema.sequence(row, where, length=3)
+            schema.require(row[1] <= row[0] and row[2] <= row[0], where,
+                           f"must be [children, better, new best] with both at most children, "
+                           f"got {row}")
+            self.outcomes[kind] = row
+        self.candidates = {}
+        for i, c in enumerate(schema.sequence(data["candidates"], at("candidates"))):
+            where = schema.join(at("candidates"), i)
+            candidate = Candidate.from_json(c, where, n, evolution.islands)
+            schema.require(candidate.id not in self.candidates, where,
+                           f"candidate #{candidate.id} appears twice")
+            self.candidates[candidate.id] = candidate
+        self.waiting = {}
+        for i, row in enumerate(schema.sequence(data["waiting"], at("waiting"))):
+            where = schema.join(at("waiting"), i)
+            fp, stage, ids = schema.sequence(row, where, length=3)
+            key = (schema.string(fp, schema.join(where, 0), nonempty=True),
+                   schema.integer(stage, schema.join(where, 1), high=n - 1))
+            schema.require(key not in self.waiting, where, "the same job is waited for twice")
+            self.waiting[key] = schema.each(ids, schema.join(where, 2), schema.integer)
+        self.queue = deque(_job(j, schema.join(at("queue"), i), n)
+                           for i, j in enumerate(schema.sequence(data["queue"], at("queue"))))
+        self.in_flight = deque()
+        for i, b in enumerate(schema.sequence(data["in_flight"], at("in_flight"))):
+            where = schema.join(at("in_flight"), i)
+            b = schema.mapping(b, where, ("id", "jobs"))
+            jobs = schema.sequence(b["jobs"], schema.join(where, "jobs"), min_length=1)
+            self.in_flight.append(Batch(
+                schema.integer(b["id"], schema.join(where, "id")),
+                tuple(_job(j, schema.join(schema.join(where, "jobs"), k), n)
+                      for k, j in enumerate(jobs)),
+            ))
+        self.next_id = schema.integer(data["next_id"], at("next_id"))
+        self.next_batch_id = schema.integer(data["next_batch_id"], at("next_batch_id"))
+        self.initial_id = schema.optional(data["initial_id"], at("initial_id"), schema.integer)
+        self.best_id = schema.optional(data["best_id"], at("best_id"), schema.integer)
+        self.hall_of_fame = schema.each(data["hall_of_fame"], at("hall_of_fame"), schema.integer)
+        self.improved_at = schema.integer(data["improved_at"], at("improved_at"))
+        self.elapsed = schema.number(data["elapsed"], at("elapsed"), low=0)
+        self.phase = schema.choice(data["phase"], at("phase"), PHASES)
+        self.meta = schema.each(data["meta"], at("meta"), schema.integer)
+        injected = schema.mapping(data.get("injected", {}), at("injected"))
+        self.injected = {
+            schema.string(fp, at("injected"), nonempty=True):
+                schema.integer(when, schema.join(at("injected"), fp))
+            for fp, when in injected.items()
+        }
         self.events = []
-        self._programs = {}
-        missing = [rid for rid in self.keep_ids() if rid not in self.lineage]
-        if missing:
-            raise ValueError(f"lineage lacks records {sorted(missing)[:5]} that the state uses")
+        self._check_consistency(path)
         return self
+
+    def _check_consistency(self, path: str) -> None:
+        """The checked fields against each other (see :meth:`from_json`)."""
+        at = partial(schema.join, path)
+        require = schema.require
+        c, n, lineage = self.counters, len(self.stage_names), self.lineage
+        # Ids: handed out in order, every reference to an existing record.
+        newest = max([*lineage.records, *self.candidates], default=-1)
+        require(self.next_id > newest, at("next_id"),
+                f"is {self.next_id}, but id {newest} is already used: ids are handed out "
+                "in order, so next_id must be larger than every id saved")
+        if self.initial_id is None:
+            require(not lineage and self.population.empty and self.best_id is None
+                    and not self.hall_of_fame and not self.meta, at("initial_id"),
+                    "is null (the warm start not scored yet), but records, members or a best "
+                    "program are saved")
+        else:
+            require(self.initial_id in lineage, at("initial_id"),
+                    f"record #{self.initial_id} is not in the lineage")
+            require(not self.population.empty, at("population"),
+                    "is empty, but the warm start has been scored (initial_id is set)")
+        for i, r in enumerate(lineage.records.values()):
+            require(r.parent is not None or r.id == self.initial_id,
+                    f"{at('lineage')}[{i}].parent",
+                    f"record #{r.id} has no parent, but only the warm start "
+                    f"(#{self.initial_id}) has none")
+            require(r.island < self.config.evolution.islands, f"{at('lineage')}[{i}].island",
+                    f"is {r.island}, but the search has {self.config.evolution.islands} "
+                    "island(s)")
+            require(r.born <= c.children, f"{at('lineage')}[{i}].born",
+                    f"is {r.born}, more than the {c.children} children made")
+        references = [("population", list(self.population)), ("hall_of_fame", self.hall_of_fame),
+                      ("meta", self.meta), ("best_id", [self.best_id]),
+                      ("candidates", [x.parent for x in self.candidates.values()])]
+        for name, ids in references:
+            for rid in ids:
+                require(rid is None or rid in lineage, at(name),
+                        f"refers to record #{rid}, which is not in the lineage")
+        # The best program and the hall of fame.
+        joined = c.joined + (sum(c.reached) > c.joined)
+        require((self.best_id is None) == (joined == 0) == (not self.hall_of_fame),
+                at("best_id"), "a best program and a hall of fame exist exactly when a program "
+                f"has finished the funnel (counters: {joined} have)")
+        keys = [self.key(rid) for rid in self.hall_of_fame]
+        require(keys == sorted(keys), at("hall_of_fame"), "must be sorted best first")
+        fingerprints = [lineage[rid].fingerprint for rid in self.hall_of_fame]
+        require(len(set(fingerprints)) == len(fingerprints), at("hall_of_fame"),
+                "holds one program twice")
+        require(len(keys) <= self.config.search.hall_of_fame, at("hall_of_fame"),
+                f"holds {len(keys)} programs, more than search.hall_of_fame")
+        if self.best_id is not None:
+            require(self.key(self.best_id) == keys[0], at("best_id"),
+                    f"record #{self.best_id} is not the first of the hall of fame")
+        # Counters that add up.
+        require(sum(c.by_stage) == c.evaluations, at("counters.evaluations"),
+                f"is {c.evaluations}, but counters.by_stage sums to {sum(c.by_stage)}")
+        require(c.in_flight_hits <= c.hits <= c.children, at("counters.hits"),
+                "must satisfy in_flight_hits <= hits <= children")
+        require(c.joined <= c.children and c.barren <= c.children, at("counters.joined"),
+                "joined and barren must be at most children")
+        require(sum(c.reached) - c.joined in (0, 1), at("counters.reached"),
+                f"sums to {sum(c.reached)}; it counts the joined children ({c.joined}) and "
+                "the warm start")
+        require(c.redundancy_sum <= c.children + 1e-6, at("counters.redundancy_sum"),
+                "must be at most children (a child's share of dead statements is at most 1)")
+        require(self.improved_at <= c.evaluations, at("improved_at"),
+                f"is {self.improved_at}, more than the {c.evaluations} evaluations made")
+        late = [when for when in self.injected.values() if when > c.evaluations]
+        require(not late, at("injected"),
+                f"records an injection after {late[:1]} evaluations, more than the "
+                f"{c.evaluations} made")
+        # Batches: numbered in order, those after the consumed ones still out.
+        ids = [b.id for b in self.in_flight]
+        require(ids == list(range(c.batches, c.batches + len(ids))), at("in_flight"),
+                f"holds batches {schema.show(ids)}, but after {c.batches} consumed batches "
+                f"the next ones out are numbered from {c.batches}")
+        require(self.next_batch_id == c.batches + len(ids), at("next_batch_id"),
+                f"is {self.next_batch_id}, but {c.batches} batches were consumed and "
+                f"{len(ids)} are out")
+        # Jobs: each waited for once, each waiter a candidate on its way.
+        pending = [*self.queue, *(j for b in self.in_flight for j in b.jobs)]
+        job_keys = [(j.fingerprint, j.stage) for j in pending]
+        require(len(set(job_keys)) == len(job_keys), at("queue"),
+                "the same program is queued twice for one stage")
+        require(set(job_keys) == set(self.waiting), at("waiting"),
+                "must list exactly the jobs queued or in flight")
+        waiters = [cid for ids in self.waiting.values() for cid in ids]
+        require(sorted(waiters) == sorted(self.candidates), at("waiting"),
+                "must list every candidate once, and nothing else")
+        for key, cids in self.waiting.items():
+            for cid in cids:
+                cand = self.candidates[cid]
+                require((cand.fingerprint, len(cand.scores)) == key, at("waiting"),
+                        f"candidate #{cid} waits for a job that is not its next stage")
+        for cid, cand in self.candidates.items():
+            require(cid not in lineage or cid == self.initial_id, at("candidates"),
+                    f"candidate #{cid} is already a record of the lineage")
+            require(cand.parent is not None or cid in (self.initial_id, 0), at("candidates"),
+                    f"candidate #{cid} has no parent, but only the warm start has none")
+            require(cand.parent is None or cand.parent < cid, at("candidates"),
+                    f"candidate #{cid} names parent #{cand.parent}: a parent is always older "
+                    "(smaller id) than its child")
+            unknown = [kind for kind in cand.kinds if kind not in self.outcomes]
+            require(not unknown, at("candidates"),
+                    f"candidate #{cid} names mutation kind {schema.show(unknown[:1])[1:-1]}, "
+                    "which this search does not count")
+            for stage, score in enumerate(cand.scores):
+                require(self.cache.get(cand.fingerprint, stage) == score, at("cache"),
+                        f"lacks the stage-{stage} score of candidate #{cid} (the cache was "
+                        "emptied or edited)")
+        # The cache: every score a record holds, and one entry per job consumed.
+        for r in lineage.records.values():
+            for stage, fitness in enumerate(r.scores):
+                score = self.cache.get(r.fingerprint, stage)
+                require(score is not None and score.fitness == fitness, at("cache"),
+                        f"lacks the stage-{stage} score of record #{r.id} (the cache was "
+                        "emptied or edited)")
+        scored = [0] * n
+        for stages in self.cache.entries.values():
+            for stage in stages:
+                scored[stage] += 1
+        out = [0] * n
+        for job in pending:
+            out[job.stage] += 1
+        for stage in range(n):
+            done = c.by_stage[stage] - out[stage]
+            require(scored[stage] >= done if self.cache.functional else scored[stage] == done,
+                    at("cache.entries"),
+                    f"holds {scored[stage]} stage-{stage} scores, but {done} stage-{stage} "
+                    "evaluations were made and are not out (the cache was emptied or edited)")
+        require(c.failed <= c.evaluations - len(pending), at("counters.failed"),
+                "is more than the evaluations scored")
+        # The phase.
+        if self.phase != "search":
+            require(not self.candidates, at("phase"),
+                    f"is {self.phase!r}, but children are still on their way")
+        if self.phase == "done":
+            require(not pending, at("phase"), "is 'done', but jobs are still out")
+
+
+STATE_FIELDS = ("stage_names", "baselines", "rng", "cache", "population", "lineage", "counters",
+                "outcomes", "candidates", "waiting", "queue", "in_flight", "next_id",
+                "next_batch_id", "initial_id", "best_id", "hall_of_fame", "improved_at",
+                "elapsed", "phase", "meta")
+PHASES = ("search", "meta", "done")
+
+
+def _job(row: Any, path: str, stages: int) -> Job:
+    """A saved job ``[fingerprint, stage, text]``: its text must give its fingerprint."""
+    fp, stage, text = schema.sequence(row, path, length=3)
+    fp = schema.string(fp, schema.join(path, 0), nonempty=True)
+    checked_program(text, schema.join(path, 2), fp)
+    return Job(fp, schema.integer(stage, schema.join(path, 1), high=stages - 1), text)
+
+
+def _rng_state(value: Any, path: str) -> dict[str, Any]:
+    """numpy's PCG64 state, checked before numpy sees it."""
+    value = schema.mapping(value, path, ("bit_generator", "state", "has_uint32", "uinteger"))
+    at = partial(schema.join, path)
+    schema.choice(value["bit_generator"], at("bit_generator"), ("PCG64",))
+    state = schema.mapping(value["state"], at("state"), ("state", "inc"))
+    schema.integer(state["state"], at("state.state"), high=2**128 - 1)
+    schema.integer(state["inc"], at("state.inc"), high=2**128 - 1)
+    schema.integer(value["has_uint32"], at("has_uint32"), high=1)
+    schema.integer(value["uinteger"], at("uinteger"), high=2**32 - 1)
+    return value

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import networkx as nx
 
+from evosearch.engine import schema
 from evosearch.engine.funnel import Key, selection_key
+
+RECORD_FIELDS = ("id", "parent", "text", "fingerprint", "scores", "failed", "kinds", "edits",
+                 "born", "island")
 
 
 @dataclass(frozen=True)
@@ -61,18 +66,26 @@ class Record:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Record:
+    def from_json(cls, d: Any, path: str = "record", stages: int | None = None) -> Record:
+        """A record saved by :meth:`to_json`, every field checked (``stages``: how many stages
+        the suite has, the most scores a record can hold); raises
+        :class:`~evosearch.engine.schema.StateError`. The program text is checked by the
+        caller, which parses it anyway."""
+        d = schema.mapping(d, path, RECORD_FIELDS)
+        at = partial(schema.join, path)
+        scores = schema.each(d["scores"], at("scores"), schema.number)
+        schema.sequence(scores, at("scores"), min_length=1, max_length=stages)
         return cls(
-            id=int(d["id"]),
-            parent=None if d["parent"] is None else int(d["parent"]),
-            text=str(d["text"]),
-            fingerprint=str(d["fingerprint"]),
-            scores=tuple(float(x) for x in d["scores"]),
-            failed=bool(d["failed"]),
-            kinds=tuple(d["kinds"]),
-            edits=tuple(d["edits"]),
-            born=int(d["born"]),
-            island=int(d["island"]),
+            id=schema.integer(d["id"], at("id")),
+            parent=schema.optional(d["parent"], at("parent"), schema.integer),
+            text=schema.string(d["text"], at("text"), nonempty=True),
+            fingerprint=schema.string(d["fingerprint"], at("fingerprint"), nonempty=True),
+            scores=tuple(scores),
+            failed=schema.boolean(d["failed"], at("failed")),
+            kinds=schema.strings(d["kinds"], at("kinds")),
+            edits=schema.strings(d["edits"], at("edits")),
+            born=schema.integer(d["born"], at("born")),
+            island=schema.integer(d["island"], at("island")),
         )
 
 
@@ -159,8 +172,25 @@ class Lineage:
         return [r.to_json() for r in self.records.values()]
 
     @classmethod
-    def from_json(cls, data: list[dict[str, Any]]) -> Lineage:
+    def from_json(cls, data: Any, path: str = "lineage", stages: int | None = None) -> Lineage:
+        """A lineage saved by :meth:`to_json`: records checked one by one, ids unique, and
+        every parent recorded with a smaller id than its child (ids are handed out in order,
+        and a parent is kept while it has descendants), so that no walk up the ancestry can
+        loop or dangle. Raises :class:`~evosearch.engine.schema.StateError`."""
         lineage = cls()
-        for d in data:
-            lineage.add(Record.from_json(d))
+        for i, d in enumerate(schema.sequence(data, path)):
+            record = Record.from_json(d, schema.join(path, i), stages)
+            schema.require(record.id not in lineage, schema.join(path, i),
+                           f"record #{record.id} appears twice")
+            lineage.add(record)
+        for i, record in enumerate(lineage.records.values()):
+            if record.parent is None:
+                continue
+            where = schema.join(schema.join(path, i), "parent")
+            schema.require(record.parent in lineage, where,
+                           f"record #{record.id} names parent #{record.parent}, which is not "
+                           "in the lineage")
+            schema.require(record.parent < record.id, where,
+                           f"record #{record.id} names parent #{record.parent}: a parent is "
+                           "always older (smaller id) than its child")
         return lineage

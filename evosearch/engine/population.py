@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
 import numpy as np
 
+from evosearch.engine import schema
 from evosearch.engine.funnel import Key
 
 
@@ -90,9 +92,32 @@ class Population:
         return {"capacity": self.capacity, "islands": [list(i) for i in self.islands]}
 
     @classmethod
-    def from_json(cls, data: dict) -> Population:
-        capacity = [int(c) for c in data["capacity"]]
+    def from_json(cls, data: object, path: str = "population", size: int | None = None,
+                  islands: int | None = None) -> Population:
+        """A population saved by :meth:`to_json`. With ``size`` and ``islands`` (the config's),
+        the saved capacities must be the ones those settings give, and no island may hold
+        more members than its capacity. Raises :class:`~evosearch.engine.schema.StateError`;
+        whether the members exist is for the caller, which holds the lineage."""
+        data = schema.mapping(data, path, ("capacity", "islands"))
+        at = partial(schema.join, path)
+        capacity = schema.each(data["capacity"], at("capacity"),
+                               partial(schema.integer, low=1))
+        schema.sequence(capacity, at("capacity"), min_length=1)
+        members = schema.each(data["islands"], at("islands"), schema.sequence)
+        schema.sequence(members, at("islands"), length=len(capacity))
+        if size is not None and islands is not None:
+            expected = cls(size, islands).capacity
+            schema.require(capacity == expected, at("capacity"),
+                           f"{capacity} is not the split of a population of {size} into "
+                           f"{islands} island(s) ({expected}), as the config says")
         population = cls(sum(capacity), len(capacity))
         population.capacity = capacity
-        population.islands = [deque(int(r) for r in island) for island in data["islands"]]
+        for i, island in enumerate(members):
+            where = schema.join(at("islands"), i)
+            population.islands[i] = deque(schema.each(island, where, schema.integer))
+        if not population.empty:  # filled at once, and every island stays full from then on
+            for i, island in enumerate(population.islands):
+                schema.require(len(island) == capacity[i], schema.join(at("islands"), i),
+                               f"holds {len(island)} members, but its capacity is "
+                               f"{capacity[i]} (islands are always full)")
         return population

@@ -16,12 +16,35 @@ A run directory holds ``checkpoint.json`` (the whole state), ``log.jsonl`` (a li
 per event), ``config.json``, and, refreshed at each checkpoint, ``best.prog``, ``lineage.txt``,
 ``lineage.graphml`` and ``hall_of_fame.txt``; at the end ``summary.json`` with the
 meta-validation.
+
+What a run folder may hold, so that nothing a user has is lost and no two runs mix:
+
+* A new search starts in a folder that does not exist, is empty, or holds none of the files
+  above (a ``RESTART`` file or files of the user's own are fine; so is a log holding only the
+  error of a search that failed to start). The folder is checked before any worker starts and
+  created once the evaluators work; the first checkpoint is written then, before any batch,
+  so a search killed at any later moment can be resumed. A folder with ``checkpoint.json`` is
+  resumed with ``--resume``, never overwritten; a folder with other run files but no
+  checkpoint (files copied there, or a search from before first checkpoints were written at
+  start) is refused with a message saying to choose another ``--out`` or move those files
+  away: nothing is deleted and nothing appended to another run's log.
+* ``--resume`` checks the whole checkpoint (:meth:`Evolution.from_json`), its run section and
+  the log against it before it writes anything in the folder: a checkpoint that fails any
+  check is refused with one line naming the file and the field, and the folder is left
+  byte-identical. A read-only ``checkpoint.json`` is refused too (the user does not want it
+  replaced). Once accepted: temporary files of writes cut short by a kill are removed, log
+  lines written after the checkpoint are dropped (the resumed search writes them again,
+  identically), and ``config.json`` is written again.
+* Files are created with the mode the umask gives and keep their mode when replaced.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import signal
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -40,16 +63,30 @@ from evosearch.backends import (
     make_executor,
 )
 from evosearch.config import Config
+from evosearch.engine import schema
 from evosearch.engine.evolution import Evolution
 from evosearch.run import checkpoint
 from evosearch.run.checkpoint import CheckpointError
-from evosearch.run.progress import JsonLog, ProgressLine, batch_record, truncate_log
+from evosearch.run.progress import (
+    JsonLog,
+    LogMismatch,
+    ProgressLine,
+    batch_record,
+    has_batch_lines,
+    plan_truncation,
+    truncate_log,
+)
 from programs import Program, ProgramError, library
 from proxy_tasks.suites import SuiteRef, check_program, check_reference
 
 CHECKPOINT = "checkpoint.json"
 LOG = "log.jsonl"
+CONFIG = "config.json"
 RESTART_FILE = "RESTART"
+ARTIFACTS = ("best.prog", "lineage.txt", "lineage.graphml", "hall_of_fame.txt", "summary.json")
+RUN_FILES = frozenset({CHECKPOINT, LOG, CONFIG, *ARTIFACTS})
+"""The files a search writes in its folder (see the module docstring)."""
+CHECKPOINT_SECTIONS = ("format", "version", "config", "search", "run")
 RECOGNITION_INTERVAL = 20.0
 """Seconds between two recognitions of the best program for the progress line."""
 
@@ -85,6 +122,10 @@ def resume_config(saved: Config, requested: Config | None) -> Config:
             + f" (changeable on resume: {', '.join(sorted(config_module.RESUMABLE))})"
         )
     return requested
+
+
+class RunFolderError(CheckpointError):
+    """A run folder that cannot be used as asked (in the way, unwritable, another run's)."""
 
 
 class _StopFlag:
@@ -127,7 +168,8 @@ class RunOutcome:
 
 class Runner:
     """One search in one run directory. ``executor`` defaults to the one the config names;
-    ``config`` may be None when resuming (the checkpoint's settings are used)."""
+    ``config`` may be None when resuming (the checkpoint's settings are used), or
+    ``requested`` may make the settings from the saved ones (``--set`` on resume)."""
 
     def __init__(
         self,
@@ -138,6 +180,7 @@ class Runner:
         executor: Executor | None = None,
         progress: ProgressLine | None = None,
         restart: str | None = None,
+        requested: Callable[[Config], Config] | None = None,
         watch: Watch | None = None,
     ) -> None:
         self.out = Path(out)
@@ -146,33 +189,14 @@ class Runner:
         self.restart_request = restart
         self.engine: Evolution | None = None
         if resume:
-            data = checkpoint.load(self.out / CHECKPOINT)
-            checkpoint.require(data, self.out / CHECKPOINT, "config", "search")
-            try:
-                saved = config_module.from_dict(data["config"], f"{self.out / CHECKPOINT} config")
-            except config_module.ConfigError as e:
-                raise CheckpointError(f"incompatible checkpoint: {e}") from None
-            self.config = resume_config(saved, config)
-            check_reference(self.config.search.suite, "search.suite")  # before any worker
-            try:
-                self.engine = Evolution.from_json(self.config, data["search"])
-            except (KeyError, ValueError, TypeError, IndexError) as e:
-                raise CheckpointError(
-                    f"{self.out / CHECKPOINT}: malformed search state ({type(e).__name__}: {e}); "
-                    "it is left untouched"
-                ) from None
-            self.run_info = data.get("run", {})
+            self._load(config, requested)
         else:
             if config is None:
                 raise config_module.ConfigError("a new search needs a config")
             self.config = config
-            if (self.out / CHECKPOINT).exists():
-                raise CheckpointError(
-                    f"{self.out} already holds a search (checkpoint.json): resume it with "
-                    "--resume, or choose another --out"
-                )
             check_reference(config.search.suite, "search.suite")  # before any worker
             self.warm_start = load_warm_start(config.search.warm_start, config.search.suite)
+            self._check_new_folder()
             self.run_info = {"sessions": 0}
         if executor is None:
             check_executor(self.config.executor)  # before any worker or run folder exists
@@ -184,6 +208,107 @@ class Runner:
         self.labelled: int | None = None  # the record the progress line names
         self.last_recognition = -RECOGNITION_INTERVAL
 
+    # --- the run folder --------------------------------------------------------------------------
+
+    def _load(self, config: Config | None,
+              requested: Callable[[Config], Config] | None) -> None:
+        """Read and check everything a resume trusts; write nothing (see the module
+        docstring). Every refusal is one :class:`CheckpointError` line. The settings are the
+        saved ones, or ``config``, or ``requested(saved)``; see :func:`resume_config`."""
+        path = self.out / CHECKPOINT
+        if not self.out.is_dir():
+            what = "not a folder" if self.out.exists() else "no such folder"
+            raise RunFolderError(f"{self.out}: {what} (nothing to resume)")
+        if not path.exists():
+            raise CheckpointError(f"{path}: no checkpoint here (nothing to resume)")
+        data = checkpoint.load(path)
+        checkpoint.require(data, path, "config", "search", "run")
+        try:
+            schema.mapping(data, "", CHECKPOINT_SECTIONS)
+        except schema.StateError as e:
+            raise CheckpointError(f"{path}: {e}") from None
+        try:
+            saved = config_module.from_dict(data["config"], f"{path} config")
+        except config_module.ConfigError as e:
+            raise CheckpointError(f"incompatible checkpoint: {e}") from None
+        if requested is not None:
+            config = requested(saved)
+        self.config = resume_config(saved, config)
+        check_reference(self.config.search.suite, "search.suite")  # before any worker
+        try:
+            self.engine = Evolution.from_json(self.config, data["search"], "search")
+            self.run_info = _run_info(data["run"], "run")
+        except schema.StateError as e:
+            raise CheckpointError(f"{path}: {e}") from None
+        try:
+            plan_truncation(self.out / LOG, self.engine.counters.batches)  # raises on mismatch
+        except LogMismatch as e:
+            raise CheckpointError(str(e)) from None
+        except OSError as e:
+            raise RunFolderError(f"{self.out / LOG}: cannot read it ({e.strerror})") from None
+        if not stat.S_IMODE(path.stat().st_mode) & stat.S_IWUSR:
+            raise RunFolderError(
+                f"{path}: read-only, so it is not replaced: make it writable (chmod u+w) to "
+                "resume the search, or copy the folder and resume the copy"
+            )
+        _require_writable(self.out)
+
+    def _check_new_folder(self) -> None:
+        """Check that a new search may use ``--out`` (see the module docstring), creating
+        nothing: the folder is made once the evaluators work (:meth:`_create_folder`)."""
+        out = self.out
+        if not out.exists():
+            ancestor = out.parent
+            while not ancestor.exists() and ancestor != ancestor.parent:
+                ancestor = ancestor.parent
+            if not ancestor.is_dir():
+                raise RunFolderError(f"{out}: cannot create it: part of the path ({ancestor}) "
+                                     "is a file, not a folder")
+            if not os.access(ancestor, os.W_OK | os.X_OK):
+                raise RunFolderError(f"{out}: cannot create it (permission denied in "
+                                     f"{ancestor})")
+            return
+        if not out.is_dir():
+            raise RunFolderError(f"{out}: a file is in the way (--out must be a folder)")
+        if (out / CHECKPOINT).exists():
+            raise RunFolderError(
+                f"{out} already holds a search (checkpoint.json): resume it with "
+                "--resume, or choose another --out"
+            )
+        present = sorted(name for name in RUN_FILES if (out / name).exists())
+        if present == [LOG] and not _has_batches(out / LOG):
+            present = []  # only events of a search that failed to start: appended to
+        if present:
+            raise RunFolderError(
+                f"{out} holds files of another search ({', '.join(present)}) but no checkpoint "
+                "to resume: choose another --out, or move those files away to start a new "
+                "search there"
+            )
+        _require_writable(out)
+
+    def _create_folder(self) -> None:
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise RunFolderError(f"{self.out}: cannot create it ({e.strerror})") from None
+
+    def _tidy_folder(self) -> None:
+        """Once the state is accepted: remove temporary files of writes a kill cut short,
+        drop log lines written after the checkpoint, (re)write ``config.json``."""
+        removed = checkpoint.remove_stray_temporaries(self.out, set(RUN_FILES))
+        if removed:
+            self.progress.message(
+                f"removed {removed} temporary file(s) left by a write that was cut short")
+        if self.resume:
+            assert self.engine is not None
+            dropped = truncate_log(self.out / LOG, self.engine.counters.batches)
+            if dropped:
+                self.progress.message(
+                    f"log: dropped {dropped} line(s) written after the checkpoint")
+        checkpoint.write_atomic(
+            self.out / CONFIG, json.dumps(config_module.to_dict(self.config), indent=2)
+        )
+
     # --- the loop --------------------------------------------------------------------------------
 
     def run(self) -> RunOutcome:
@@ -191,6 +316,7 @@ class Runner:
             self.engine.resume_budget()
             if self.engine.done:
                 # A finished search and no more budget: nothing to evaluate, start no workers.
+                self._tidy_folder()
                 self.progress.message(f"{self.out}: the search is finished; raise "
                                       "search.max_evaluations (--set) to continue it")
                 info = SuiteInfo(self.config.search.suite, self.engine.stage_names)
@@ -205,15 +331,21 @@ class Runner:
             self.progress.close()
 
     def _run(self, executor: Executor) -> RunOutcome:
-        info = executor.describe(baselines=self.engine is None)
+        fresh = self.engine is None
+        self.progress.message(
+            f"evosearch: {executor.workers} worker(s) "
+            + ("load the suite and score the baseline (compiling each stage)..." if fresh
+               else "load the suite...")
+        )
+        info = executor.describe(baselines=fresh)
+        self.run_info["sessions"] = int(self.run_info.get("sessions", 0)) + 1
         if self.engine is None:
             baselines: list[float | None] = [s.fitness for s in info.baselines]
             baselines += [None] * (len(info.stage_names) - len(baselines))
             self.engine = Evolution(self.config, info.stage_names, baselines, self.warm_start)
-            self.out.mkdir(parents=True, exist_ok=True)  # once the evaluators work
-            checkpoint.write_atomic(
-                self.out / "config.json", json.dumps(config_module.to_dict(self.config), indent=2)
-            )
+            self._create_folder()  # once the evaluators work
+            self._checkpoint(self.engine)  # from here on the search can be resumed
+            self._tidy_folder()
         else:
             if tuple(info.stage_names) != self.engine.stage_names:
                 raise CheckpointError(
@@ -221,14 +353,14 @@ class Runner:
                     f"{self.config.search.suite!r} now has stages {info.stage_names}, the "
                     f"checkpoint has {self.engine.stage_names}"
                 )
-            dropped = truncate_log(self.out / LOG, self.engine.counters.batches)
-            if dropped:
-                self.progress.message(f"log: dropped {dropped} lines written after the checkpoint")
+            self._tidy_folder()
         engine = self.engine
         self.best_seen = engine.best_id
-        self.run_info["sessions"] = int(self.run_info.get("sessions", 0)) + 1
         self.log = JsonLog(self.out / LOG)
         self.progress.message(f"evosearch: {self._describe_start(info, executor)}")
+        # Until the first batch comes back the rate says nothing: name the wait instead (each
+        # worker compiles a stage the first time it meets it, seconds to minutes).
+        self.progress.waiting = f"{executor.workers} worker(s) compiling the suite"
         started = time.monotonic()
         elapsed_before = engine.elapsed
         last_checkpoint_evals = engine.counters.evaluations
@@ -261,6 +393,7 @@ class Runner:
                         batch = engine.in_flight[0]
                         engine.consume(batch.id, buffer.pop(batch.id))
                         self.evaluated += len(batch.jobs)
+                        self.progress.waiting = ""
                         self._top_up(executor)
                         self._after_batch(engine)
                         if self.watch is not None and not stopped_by_watch:
@@ -302,7 +435,9 @@ class Runner:
             return error
         self.out.mkdir(parents=True, exist_ok=True)
         log = JsonLog(self.out / LOG)
-        log.write({"event": "executor_error", "message": str(error), "traceback": error.detail})
+        after = self.engine.counters.batches if self.engine is not None else 0
+        log.write({"event": "executor_error", "after_batch": after, "message": str(error),
+                   "traceback": error.detail})
         log.close()
         return ExecutorError(f"{error} (traceback in {self.out / LOG})")
 
@@ -409,6 +544,32 @@ class Runner:
         write_artifacts(engine, self.out, final=final)
 
 
+def _run_info(value: Any, path: str) -> dict[str, Any]:
+    """The checkpoint's ``run`` section: sessions, driver seconds, how the last one ended."""
+    info = schema.mapping(value, path, (), optional=("sessions", "driver_seconds", "status"))
+    if "sessions" in info:
+        schema.integer(info["sessions"], schema.join(path, "sessions"))
+    if "driver_seconds" in info:
+        schema.number(info["driver_seconds"], schema.join(path, "driver_seconds"), low=0)
+    if "status" in info:
+        schema.string(info["status"], schema.join(path, "status"))
+    return dict(info)
+
+
+def _has_batches(log: Path) -> bool:
+    """Does a log hold any batch line (is it a search's, not only a failed start's)?"""
+    try:
+        return has_batch_lines(log)
+    except OSError:
+        return True  # unreadable: treat it as a search's, and refuse to touch it
+
+
+def _require_writable(folder: Path) -> None:
+    """Refuse a folder the search could not write in, before any worker starts."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RunFolderError(f"{folder}: cannot write in this folder (permission denied)")
+
+
 def write_artifacts(engine: Evolution, out: Path, final: bool = False) -> None:
     """The files a user looks at while a search runs (and after)."""
     best = engine.best()
@@ -417,10 +578,9 @@ def write_artifacts(engine: Evolution, out: Path, final: bool = False) -> None:
     checkpoint.write_atomic(out / "best.prog", f"# record #{best.id}, {_where(engine, best)}\n"
                             + best.text)
     checkpoint.write_atomic(out / "lineage.txt", engine.lineage.story(best.id, engine.stage_names))
-    graph = engine.lineage.graph(best.id)
-    tmp = out / ".lineage.graphml.tmp"
-    nx.write_graphml(graph, tmp)
-    tmp.replace(out / "lineage.graphml")
+    graphml = io.BytesIO()
+    nx.write_graphml(engine.lineage.graph(best.id), graphml)
+    checkpoint.write_atomic(out / "lineage.graphml", graphml.getvalue().decode("utf-8"))
     rows = []
     for rank, rid in enumerate(engine.hall_of_fame, 1):
         r = engine.lineage[rid]
