@@ -336,3 +336,24 @@ def test_ray_scores_equal_local_pool_scores_on_the_jax_smoke_suite(cluster):
         local = run(pool)
     with RayExecutor("smoke", workers=2) as ex:
         assert run(ex) == local
+
+
+def test_a_search_on_the_users_own_tasks_runs_on_the_cluster_and_equals_the_local_one(
+        cluster, tmp_path):
+    """A task file that exists nowhere on the cluster's disk: its text travels with the suite
+    reference to every actor, and the search is the one the driver alone makes."""
+    from test_task_files import SUITE_TOML, TASK_FILE, _state
+
+    own = tmp_path / "own_tasks.py"
+    own.write_text(TASK_FILE)
+    config = tmp_path / "search.toml"
+    config.write_text(SUITE_TOML.format(task_file=own, evaluations=10))
+    outs = {}
+    for backend in ("inprocess", "ray"):
+        outs[backend] = tmp_path / backend
+        args = ["search", "--config", str(config), "--out", str(outs[backend]), "--quiet",
+                "--set", f"executor.backend={backend}"]
+        if backend == "ray":
+            args += ["--address", cluster.address, "--set", "executor.workers=2"]
+        assert cli.main(args) == 0
+    assert _state(outs["ray"]) == _state(outs["inprocess"])

@@ -145,3 +145,60 @@ def test_a_bundle_carries_the_files_text_and_refuses_a_tampered_one(own_task):
     tampered = {"suite": "smoke", "task_files": [{**ref["task_files"][0], "text": "x = 1"}]}
     with pytest.raises(SuiteError, match="does not match its hash"):
         check_reference(tampered)
+
+
+def _state(out: Path) -> dict:
+    """The search state without what depends on the clock."""
+    data = json.loads((out / "checkpoint.json").read_text())["search"]
+    for stages in data["cache"]["entries"].values():
+        for score in stages.values():
+            score[2] = 0
+    data["elapsed"] = 0
+    return data
+
+
+def search_state(config: Path, out: Path, *settings: str) -> dict:
+    args = ["search", "--config", str(config), "--out", str(out), "--quiet"]
+    for setting in settings:
+        args += ["--set", setting]
+    assert main(args) == 0
+    return _state(out)
+
+
+def test_a_search_on_a_suite_of_own_tasks_is_the_same_in_worker_processes(own_task, tmp_path):
+    config = _config(tmp_path, own_task)
+    alone = search_state(config, tmp_path / "inprocess", "executor.backend=inprocess")
+    pooled = search_state(config, tmp_path / "local", "executor.backend=local",
+                          "executor.workers=2")
+    assert pooled == alone and alone["counters"]["evaluations"] >= 12
+    assert set(alone["stage_names"]) == {"s", "m"}
+    run = json.loads((tmp_path / "local" / "checkpoint.json").read_text())["run"]
+    assert run["task_files"] == [{"path": str(own_task),
+                                  "sha256": TaskFile.read(own_task).sha256}]
+
+
+def test_resume_refuses_a_changed_or_missing_task_file(own_task, tmp_path, capsys):
+    config = _config(tmp_path, own_task, evaluations=4)
+    out = tmp_path / "run"
+    search_state(config, out, "executor.backend=inprocess")
+    before = (out / "checkpoint.json").read_bytes()
+    own_task.write_text(TASK_FILE.replace("0.5", "0.6"))
+    resume = ["search", "--resume", "--out", str(out), "--set", "search.max_evaluations=8"]
+    assert main(resume) == 2
+    assert "changed since the checkpoint" in capsys.readouterr().err
+    own_task.unlink()
+    assert main(resume) == 2
+    assert "no such task file" in capsys.readouterr().err
+    assert (out / "checkpoint.json").read_bytes() == before
+
+
+def test_a_new_search_refuses_a_broken_task_file_before_any_worker(tmp_path, capsys):
+    bad = tmp_path / "bad.py"
+    bad.write_text(TASK_FILE.replace('return {"w": rng.normal(size=self.dim) * 0.1',
+                                     'return {"w": rng.normal(size=self.dim + 1) * 0.1'))
+    out = tmp_path / "run"
+    assert main(["search", "--config", str(_config(tmp_path, bad)), "--out", str(out),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.py: task 'quadratic/" in err[0] and "init of w" in err[0]
+    assert not out.exists()

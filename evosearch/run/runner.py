@@ -77,7 +77,7 @@ from evosearch.run.progress import (
     truncate_log,
 )
 from programs import Program, ProgramError, library
-from proxy_tasks.suites import SuiteRef, check_program, check_reference
+from proxy_tasks.suites import SuiteRef, check_program, check_reference, reference_name
 
 CHECKPOINT = "checkpoint.json"
 LOG = "log.jsonl"
@@ -194,10 +194,10 @@ class Runner:
             if config is None:
                 raise config_module.ConfigError("a new search needs a config")
             self.config = config
-            check_reference(config.search.suite, "search.suite")  # before any worker
-            self.warm_start = load_warm_start(config.search.warm_start, config.search.suite)
+            self.suite_ref = self._suite_reference(None)  # before any worker
+            self.warm_start = load_warm_start(config.search.warm_start, self.suite_ref)
             self._check_new_folder()
-            self.run_info = {"sessions": 0}
+            self.run_info = {"sessions": 0, "task_files": self._task_file_hashes}
         if executor is None:
             check_executor(self.config.executor)  # before any worker or run folder exists
         self.progress = progress or ProgressLine(self.config.progress.interval_seconds)
@@ -234,12 +234,12 @@ class Runner:
         if requested is not None:
             config = requested(saved)
         self.config = resume_config(saved, config)
-        check_reference(self.config.search.suite, "search.suite")  # before any worker
         try:
             self.engine = Evolution.from_json(self.config, data["search"], "search")
             self.run_info = _run_info(data["run"], "run")
         except schema.StateError as e:
             raise CheckpointError(f"{path}: {e}") from None
+        self.suite_ref = self._suite_reference(self.run_info.get("task_files", []))
         try:
             plan_truncation(self.out / LOG, self.engine.counters.batches)  # raises on mismatch
         except LogMismatch as e:
@@ -252,6 +252,42 @@ class Runner:
                 "resume the search, or copy the folder and resume the copy"
             )
         _require_writable(self.out)
+
+    def _suite_reference(self, recorded: list[dict[str, str]] | None) -> SuiteRef:
+        """What the evaluators score with: the config's suite (``search.suite`` or its
+        ``[suite]`` table), with the text of its task files (:mod:`proxy_tasks.task_files`).
+        Checked here, before any worker starts: the reference (no jax), and, for a new search,
+        the task files in a process of their own; on resume, each task file must be the one
+        the checkpoint was scored with (``recorded``: its paths and hashes)."""
+        from proxy_tasks.task_files import TaskFileError, bundle, check, read_all
+
+        base = config_module.suite_reference(self.config)
+        check_reference(base, "search.suite")
+        paths = self.config.search.task_files
+        try:
+            files = read_all(paths)
+        except TaskFileError as e:
+            if recorded:
+                raise CheckpointError(f"{e}; the search in {self.out} was scored with it: "
+                                      "restore it to resume") from None
+            raise config_module.ConfigError(f"search.task_files: {e}") from None
+        if recorded is not None:
+            saved = {r["path"]: r["sha256"] for r in recorded}
+            for f in files:
+                if saved.get(f.path) != f.sha256:
+                    raise CheckpointError(
+                        f"{f.path}: changed since the checkpoint in {self.out} (its SHA-256 "
+                        f"was {str(saved.get(f.path))[:12]}..., is {f.sha256[:12]}...): "
+                        "resuming would score the rest of the search on different tasks; "
+                        "restore the file, or start a new search")
+        elif files:
+            try:
+                check(files)
+            except TaskFileError as e:
+                raise config_module.ConfigError(str(e)) from None
+        self._task_file_hashes = [{"path": f.path, "sha256": f.sha256} for f in files]
+        ref = bundle(base, files)
+        return check_reference(ref, "search.suite") if files else ref
 
     def _check_new_folder(self) -> None:
         """Check that a new search may use ``--out`` (see the module docstring), creating
@@ -319,9 +355,9 @@ class Runner:
                 self._tidy_folder()
                 self.progress.message(f"{self.out}: the search is finished; raise "
                                       "search.max_evaluations (--set) to continue it")
-                info = SuiteInfo(self.config.search.suite, self.engine.stage_names)
+                info = SuiteInfo(reference_name(self.suite_ref), self.engine.stage_names)
                 return RunOutcome("finished", self.out, self.engine, info)
-        executor = self.executor or make_executor(self.config.executor, self.config.search.suite)
+        executor = self.executor or make_executor(self.config.executor, self.suite_ref)
         try:
             return self._run(executor)
         except ExecutorError as e:
@@ -350,7 +386,7 @@ class Runner:
             if tuple(info.stage_names) != self.engine.stage_names:
                 raise CheckpointError(
                     f"{self.out / CHECKPOINT}: incompatible checkpoint: suite "
-                    f"{self.config.search.suite!r} now has stages {info.stage_names}, the "
+                    f"{reference_name(self.suite_ref)!r} now has stages {info.stage_names}, the "
                     f"checkpoint has {self.engine.stage_names}"
                 )
             self._tidy_folder()
@@ -546,13 +582,21 @@ class Runner:
 
 def _run_info(value: Any, path: str) -> dict[str, Any]:
     """The checkpoint's ``run`` section: sessions, driver seconds, how the last one ended."""
-    info = schema.mapping(value, path, (), optional=("sessions", "driver_seconds", "status"))
+    info = schema.mapping(value, path, (),
+                          optional=("sessions", "driver_seconds", "status", "task_files"))
     if "sessions" in info:
         schema.integer(info["sessions"], schema.join(path, "sessions"))
     if "driver_seconds" in info:
         schema.number(info["driver_seconds"], schema.join(path, "driver_seconds"), low=0)
     if "status" in info:
         schema.string(info["status"], schema.join(path, "status"))
+    if "task_files" in info:
+        files = schema.sequence(info["task_files"], schema.join(path, "task_files"))
+        for k, entry in enumerate(files):
+            where = schema.join(schema.join(path, "task_files"), k)
+            entry = schema.mapping(entry, where, ("path", "sha256"))
+            schema.string(entry["path"], schema.join(where, "path"))
+            schema.string(entry["sha256"], schema.join(where, "sha256"))
     return dict(info)
 
 
