@@ -42,6 +42,8 @@ def test_smoke_search_runs_every_stage_checkpoints_restarts_and_reports(tmp_path
     assert saved["run"]["status"] == "finished"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["meta_validation"]
+    # The workers kept their compiled training functions for a resume to load.
+    assert any((out / "compile_cache").iterdir())
 
     report = _evosearch("report", str(out), "--top", "2")
     assert report.returncode == 0, report.stderr

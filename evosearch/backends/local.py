@@ -133,7 +133,10 @@ def _worker_main(conn: Connection, suite_ref: SuiteRef) -> None:
 
         configure_single_thread()
         from evosearch.backends.evaluate import describe, evaluate_texts
+        from proxy_tasks.compile_cache import enable_compile_cache
         from proxy_tasks.suites import get_suite
+
+        enable_compile_cache()  # where $EVOSEARCH_COMPILE_CACHE says (the runner sets it)
 
         suite = get_suite(suite_ref)
     except BaseException as e:  # noqa: BLE001 - report why, then exit

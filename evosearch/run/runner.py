@@ -83,6 +83,9 @@ CHECKPOINT = "checkpoint.json"
 LOG = "log.jsonl"
 CONFIG = "config.json"
 RESTART_FILE = "RESTART"
+COMPILE_CACHE = "compile_cache"
+"""The local workers' persistent jax compilation cache (:mod:`proxy_tasks.compile_cache`)."""
+COMPILE_CACHE_ENV = "EVOSEARCH_COMPILE_CACHE"
 ARTIFACTS = ("best.prog", "lineage.txt", "lineage.graphml", "hall_of_fame.txt", "summary.json")
 RUN_FILES = frozenset({CHECKPOINT, LOG, CONFIG, *ARTIFACTS})
 """The files a search writes in its folder (see the module docstring)."""
@@ -289,6 +292,18 @@ class Runner:
         ref = bundle(base, files)
         return check_reference(ref, "search.suite") if files else ref
 
+    def _make_executor(self) -> Executor:
+        """The configured executor. Local workers keep their compiled training functions in
+        the run folder (unless ``$EVOSEARCH_COMPILE_CACHE`` names another place): a resume
+        loads them in about a second each instead of compiling them again."""
+        if self.config.executor.backend != "local" or COMPILE_CACHE_ENV in os.environ:
+            return make_executor(self.config.executor, self.suite_ref)
+        os.environ[COMPILE_CACHE_ENV] = str((self.out / COMPILE_CACHE).resolve())
+        try:  # workers inherit the environment when they start
+            return make_executor(self.config.executor, self.suite_ref)
+        finally:
+            del os.environ[COMPILE_CACHE_ENV]
+
     def _check_new_folder(self) -> None:
         """Check that a new search may use ``--out`` (see the module docstring), creating
         nothing: the folder is made once the evaluators work (:meth:`_create_folder`)."""
@@ -357,7 +372,7 @@ class Runner:
                                       "search.max_evaluations (--set) to continue it")
                 info = SuiteInfo(reference_name(self.suite_ref), self.engine.stage_names)
                 return RunOutcome("finished", self.out, self.engine, info)
-        executor = self.executor or make_executor(self.config.executor, self.suite_ref)
+        executor = self.executor or self._make_executor()
         try:
             return self._run(executor)
         except ExecutorError as e:
