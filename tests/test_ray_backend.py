@@ -25,6 +25,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from ray_cluster_process import ClusterProcess  # noqa: E402
+from search_state import saved  # noqa: E402
 
 from evosearch import cli  # noqa: E402
 from evosearch.backends.base import Batch, ExecutorError, Job  # noqa: E402
@@ -131,12 +132,7 @@ class Recording(RayExecutor):
 
 def _state(out: Path) -> dict:
     """The search state, without what depends on the clock."""
-    data = json.loads((out / "checkpoint.json").read_text())["search"]
-    for stages in data["cache"]["entries"].values():
-        for score in stages.values():
-            score[2] = 0
-    data["elapsed"] = 0
-    return data
+    return saved(out)
 
 
 @pytest.fixture(scope="module")
@@ -342,7 +338,7 @@ def test_a_search_on_the_users_own_tasks_runs_on_the_cluster_and_equals_the_loca
         cluster, tmp_path):
     """A task file that exists nowhere on the cluster's disk: its text travels with the suite
     reference to every actor, and the search is the one the driver alone makes."""
-    from test_task_files import SUITE_TOML, TASK_FILE, _state
+    from test_task_files import SUITE_TOML, TASK_FILE
 
     own = tmp_path / "own_tasks.py"
     own.write_text(TASK_FILE)

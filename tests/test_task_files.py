@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from search_state import saved
 
 from evosearch.cli import main
 from proxy_tasks.task_files import TaskFile, TaskFileError, bundle, check
@@ -147,28 +148,18 @@ def test_a_bundle_carries_the_files_text_and_refuses_a_tampered_one(own_task):
         check_reference(tampered)
 
 
-def _state(out: Path) -> dict:
-    """The search state without what depends on the clock."""
-    data = json.loads((out / "checkpoint.json").read_text())["search"]
-    for stages in data["cache"]["entries"].values():
-        for score in stages.values():
-            score[2] = 0
-    data["elapsed"] = 0
-    return data
-
-
-def search_state(config: Path, out: Path, *settings: str) -> dict:
+def run_search(config: Path, out: Path, *settings: str) -> dict:
     args = ["search", "--config", str(config), "--out", str(out), "--quiet"]
     for setting in settings:
         args += ["--set", setting]
     assert main(args) == 0
-    return _state(out)
+    return saved(out)
 
 
 def test_a_search_on_a_suite_of_own_tasks_is_the_same_in_worker_processes(own_task, tmp_path):
     config = _config(tmp_path, own_task)
-    alone = search_state(config, tmp_path / "inprocess", "executor.backend=inprocess")
-    pooled = search_state(config, tmp_path / "local", "executor.backend=local",
+    alone = run_search(config, tmp_path / "inprocess", "executor.backend=inprocess")
+    pooled = run_search(config, tmp_path / "local", "executor.backend=local",
                           "executor.workers=2")
     assert pooled == alone and alone["counters"]["evaluations"] >= 12
     assert set(alone["stage_names"]) == {"s", "m"}
@@ -180,7 +171,7 @@ def test_a_search_on_a_suite_of_own_tasks_is_the_same_in_worker_processes(own_ta
 def test_resume_refuses_a_changed_or_missing_task_file(own_task, tmp_path, capsys):
     config = _config(tmp_path, own_task, evaluations=4)
     out = tmp_path / "run"
-    search_state(config, out, "executor.backend=inprocess")
+    run_search(config, out, "executor.backend=inprocess")
     before = (out / "checkpoint.json").read_bytes()
     own_task.write_text(TASK_FILE.replace("0.5", "0.6"))
     resume = ["search", "--resume", "--out", str(out), "--set", "search.max_evaluations=8"]
