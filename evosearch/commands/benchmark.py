@@ -33,9 +33,12 @@ def run(args: argparse.Namespace) -> int:
     from evosearch.backends import ExecutorError
     from evosearch.config import Config, apply_overrides
     from evosearch.run import throughput as bench
+    from proxy_tasks.device import device_info, device_summary
 
+    device = device_info()  # asked in a child process: the workers own the device
+    print(device_summary(info=device), flush=True)
     results: dict = {"machine": {"python": platform.python_version(), "cpus": _cpus(),
-                                 "platform": platform.platform()}}
+                                 "platform": platform.platform(), "device": device}}
     try:
         if not args.skip_evaluation:
             rate = bench.evaluation_rate(args.suite, args.workers)

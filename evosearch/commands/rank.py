@@ -62,7 +62,7 @@ def _suite_stage(suite: str, stage: str):
 
 def run(args: argparse.Namespace) -> int:
     from programs import ProgramError
-    from proxy_tasks import get_task, task_names
+    from proxy_tasks import device_summary, get_task, task_names
     from proxy_tasks.rank import load_programs, rank
 
     if args.list_tasks:
@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         for t in tasks:
             get_task(t)
         programs = load_programs(args.programs.split(","))
+        print(device_summary(in_process=True), file=sys.stderr, flush=True)
         if args.lrs == "stage":
             if stage_policy is None:
                 raise ValueError("--lrs stage needs a suite stage, not --tasks")

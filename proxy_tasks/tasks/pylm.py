@@ -51,7 +51,7 @@ class PythonLMTask(Task):
     worst_loss = 2.0 * math.log(VOCAB_SIZE)  # twice a uniform prediction's loss (see Task)
 
     def __init__(self, width: int, layers: int, heads: int, context: int, budget: Budget,
-                 n_val: int = 256) -> None:
+                 n_val: int = 256, remat: bool = False) -> None:
         if width % heads:
             raise ValueError(f"width {width} is not a multiple of heads {heads}")
         if n_val * (context + 1) > VAL_POOL_BYTES:
@@ -60,6 +60,7 @@ class PythonLMTask(Task):
         self.width, self.layers, self.heads, self.context = width, layers, heads, context
         self.budget = budget
         self.n_val = n_val
+        self.remat = remat
         self.name = "pylm"
 
     @property
@@ -117,19 +118,27 @@ class PythonLMTask(Task):
                 out[name] = rng.normal(0.0, scale / math.sqrt(shape[0]), size=shape)
         return out
 
-    def _logits(self, params: dict[str, Any], tokens: jax.Array) -> jax.Array:
-        n, t = tokens.shape
+    def _block(self, x: jax.Array, block: dict[str, jax.Array]) -> jax.Array:
+        n, t, _ = x.shape
         h, dh = self.heads, self.width // self.heads
-        x = params["embed"][tokens] + params["position"][:t]
         mask = jnp.tril(jnp.ones((t, t), dtype=bool))
+        y = _rms_norm(x)
+        q, k, v = ((y @ block[name]).reshape(n, t, h, dh) for name in "qkv")
+        scores = jnp.einsum("nshd,nuhd->nhsu", q, k) / math.sqrt(dh)
+        attention = jax.nn.softmax(jnp.where(mask, scores, -1e9), axis=-1)
+        mixed = jnp.einsum("nhsu,nuhd->nshd", attention, v).reshape(n, t, self.width)
+        x = x + mixed @ block["o"]
+        return x + jax.nn.relu(_rms_norm(x) @ block["up"]) @ block["down"]
+
+    def _logits(self, params: dict[str, Any], tokens: jax.Array) -> jax.Array:
+        # remat: keep only each block's input for the backward pass and recompute the rest
+        # (about a third more compute), so that many vmapped runs of a large size fit in
+        # an accelerator's memory.
+        block = jax.checkpoint(self._block) if self.remat else self._block
+        x = params["embed"][tokens] + params["position"][: tokens.shape[1]]
         for i in range(self.layers):
-            y = _rms_norm(x)
-            q, k, v = ((y @ params[f"{name}{i}"]).reshape(n, t, h, dh) for name in "qkv")
-            scores = jnp.einsum("nshd,nuhd->nhsu", q, k) / math.sqrt(dh)
-            attention = jax.nn.softmax(jnp.where(mask, scores, -1e9), axis=-1)
-            mixed = jnp.einsum("nhsu,nuhd->nshd", attention, v).reshape(n, t, self.width)
-            x = x + mixed @ params[f"o{i}"]
-            x = x + jax.nn.relu(_rms_norm(x) @ params[f"up{i}"]) @ params[f"down{i}"]
+            x = block(x, {name: params[f"{name}{i}"] for name in ("q", "k", "v", "o", "up",
+                                                                   "down")})
         return _rms_norm(x) @ params["readout"]
 
     def _loss(self, params: dict[str, Any], text: Any, starts: Any) -> Any:
@@ -144,19 +153,25 @@ class PythonLMTask(Task):
         return self._loss(params, data["val_text"], data["val_pos"])
 
 
+# Sizes about 3-6x apart in parameters. xs and s train in seconds on one CPU core (measured:
+# ~0.5 s and ~4 s per run with the interpreter, single-threaded, compile excluded); m, l and xl
+# read 8.2 MB (about 70 % of a stdlib's training text) and are for an accelerator. l and xl
+# recompute each block in the backward pass (remat) to fit many vmapped runs in memory.
+# lr_scale (see Task.lr_scale): xs and s measured here (experiments/scale/lr_scale.py, 2
+# seeds); m and l from the research note's H200 measurement of the same architectures (width
+# 128 and 256), xl extrapolated at the same rate per doubling of width: to be measured on an
+# accelerator (experiments/scale/README.md).
 SIZES: dict[str, dict] = {
     "xs": dict(width=32, layers=2, heads=2, context=32, budget=Budget(250, 16), n_val=64,
-               lr_scale=10.0),
+               lr_scale=17.8),
     "s": dict(width=64, layers=2, heads=4, context=64, budget=Budget(300, 16), n_val=128,
               lr_scale=10.0),
     "m": dict(width=128, layers=4, heads=4, context=128, budget=Budget(1000, 64),
-              lr_scale=3.16),
-    "l": dict(width=256, layers=6, heads=8, context=128, budget=Budget(1000, 64),
-              lr_scale=3.16),
-    "xl": dict(width=512, layers=8, heads=8, context=128, budget=Budget(1000, 64),
-               lr_scale=1.78),
+              lr_scale=17.8),
+    "l": dict(width=256, layers=6, heads=8, context=128, budget=Budget(1000, 64), remat=True,
+              lr_scale=10.0),
+    "xl": dict(width=512, layers=8, heads=8, context=128, budget=Budget(1000, 64), remat=True,
+               lr_scale=5.62),
 }
-"""Sizes: see the table in ``experiments/scale/README.md`` for parameters, bytes and costs.
-lr_scale: to be measured (placeholder)."""
 
 register_sizes("pylm", SIZES, PythonLMTask)
