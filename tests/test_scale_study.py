@@ -1,0 +1,66 @@
+"""The scale study's pieces that run without training: weight decay replaced through a
+program's structure, and bad input refused with one line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from programs import canonical, library, parse, recognize
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "experiments" / "scale"))
+from decay import weight_decay_of, with_weight_decay  # noqa: E402
+from study import main as study_main  # noqa: E402
+
+
+@pytest.mark.parametrize("name", ["adamw", "lion"])
+def test_the_decay_constant_is_replaced_and_nothing_else(name):
+    program = library.load(name)
+    changed = with_weight_decay(program, 3.0)
+    assert weight_decay_of(changed) == 3.0
+    assert weight_decay_of(program) != 3.0
+    differing = [(a, b) for a, b in zip(program.statements, changed.statements, strict=True)
+                 if a != b]
+    assert len(differing) == 1 and differing[0][1].args in (("w", 3.0), (3.0, "w"))
+    match = recognize(changed)
+    assert match is not None and match.params["weight_decay"] == pytest.approx(3.0)
+
+
+def test_a_known_optimizer_without_decay_gets_decoupled_decay():
+    signum = canonical("signum", {"b": 0.99, "lr_scale": 1e-4})
+    assert weight_decay_of(signum) == 0.0
+    match = recognize(with_weight_decay(signum, 1.0))
+    assert match is not None and match.name == "signum"
+    assert match.params["b"] == pytest.approx(0.99)
+    assert match.params["weight_decay"] == pytest.approx(1.0)
+
+
+def test_programs_without_a_single_decay_are_refused():
+    two = parse("def train(w, g, m, v, lr):\n  a = w * 0.1\n  b = w * 0.2\n  c = a + b\n"
+                "  d = g + c\n  update = d * lr\n  return update, m, v\n")
+    assert weight_decay_of(two) is None
+    with pytest.raises(ValueError, match="2 statements"):
+        with_weight_decay(two, 1.0)
+    odd = parse("def train(w, g, m, v, lr):\n  a = tanh(g)\n  b = a * lr\n  update = b * 0.3\n"
+                "  return update, m, v\n")
+    if recognize(odd) is None:
+        with pytest.raises(ValueError, match="no decay statement"):
+            with_weight_decay(odd, 1.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        with_weight_decay(library.load("lion"), -1.0)
+
+
+def test_the_study_refuses_bad_input_with_one_line(tmp_path, capsys):
+    assert study_main(["--sizes", "xxs", "--threads", "all", "--out", str(tmp_path)]) == 2
+    assert "unknown size" in capsys.readouterr().err
+    broken = tmp_path / "broken.prog"
+    broken.write_text("def train(w, g, m, v, lr):\n  update = nonesuch(g)\n"
+                      "  return update, m, v\n")
+    assert study_main(["--programs", str(broken), "--threads", "all", "--out",
+                       str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "broken.prog" in err and "Traceback" not in err
+    assert study_main(["--programs", "lion", "--threads", "all"]) == 2  # a name it has
+    assert "already one of" in capsys.readouterr().err
