@@ -90,17 +90,22 @@ def shortened(task: Any, steps: int) -> Any:
     return short
 
 
-def _time(task: Any, layout: str, encoded: list, mults: Any, seeds: list[int]) -> tuple:
-    """Compile, warm up (per-seed arrays, first dispatch), then time one call of every run."""
+def _time(task: Any, layout: str, encoded: list, mults: Any, seeds: list[int],
+          min_s: float = 2.0) -> tuple:
+    """Compile, warm up (per-seed arrays, first dispatch), then time calls of every run (as
+    many as fill ``min_s``); returns seconds per call, compile seconds, all finite."""
     from proxy_tasks.training import compiled_run, train_runs
 
     n_prog, n_runs = mults.shape[0], mults.shape[1] * len(seeds)
     batch = (n_prog, n_runs) if layout == "vmap" else (1, 1)
     compiled = compiled_run(task, encoded[0].capacity(), layout, batch)
     train_runs(task, encoded, mults, seeds, layout=layout, programs_per_call=n_prog)
-    start = time.perf_counter()
-    _, ok, _ = train_runs(task, encoded, mults, seeds, layout=layout, programs_per_call=n_prog)
-    return time.perf_counter() - start, compiled.seconds, bool(ok.all())
+    calls, start = 0, time.perf_counter()
+    while not calls or time.perf_counter() - start < min_s:  # short calls: repeat them
+        _, ok, _ = train_runs(task, encoded, mults, seeds, layout=layout,
+                              programs_per_call=n_prog)
+        calls += 1
+    return (time.perf_counter() - start) / calls, compiled.seconds, bool(ok.all())
 
 
 def measure(name: str, layout: str, steps: int, accelerator: bool,
