@@ -17,7 +17,7 @@ on a CPU, two runs per cell, of the full task when they take under 20 s and othe
 run's runs/s is its run-steps per second over the task's steps (per-run costs such as the
 validation loss then weigh a little more, so this slightly understates runs/s). Prints the
 device and the default layout first, then a line per cell, then the table; writes JSON with the
-command, commit, date and machine.
+command, commit, date and machine, and the table as Markdown beside it.
 """
 
 from __future__ import annotations
@@ -182,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyError, ValueError) as e:
         print(f"device_bench.py: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
+    commit = _commit()  # before anything runs: the code that measured
     info = device_info(in_process=True)
     print(device_summary(info=info), flush=True)
     accelerator = info["backend"] != "cpu"
@@ -206,13 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps({
         "command": " ".join(["python", "benchmarks/device_bench.py",
                              *(sys.argv[1:] if argv is None else argv)]),
-        "commit": _commit(),
+        "commit": commit,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {**info, "platform": platform.platform(), "device": device,
                     "load_average": os.getloadavg()},
         "rows": rows, "table": text,
     }, indent=2) + "\n")
-    print(f"wrote {out}")
+    out.with_suffix(".md").write_text(text + "\n")
+    print(f"wrote {out} and {out.with_suffix('.md').name}")
     return 0
 
 

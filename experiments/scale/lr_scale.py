@@ -20,13 +20,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tasks", help="comma-separated task names")
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--threads", choices=("single", "all"), default="single")
     parser.add_argument("--low", type=float, default=0.3)
     parser.add_argument("--high", type=float, default=300.0)
     args = parser.parse_args()
 
-    from proxy_tasks.threads import configure_single_thread
+    if args.threads == "single":
+        from proxy_tasks.threads import configure_single_thread
 
-    configure_single_thread()
+        configure_single_thread()
     from programs import library
     from proxy_tasks import evaluate, get_task
 
@@ -35,16 +37,19 @@ def main() -> int:
     programs = [library.load("adamw"), library.load("lion")]
     for name in args.tasks.split(","):
         start = time.perf_counter()
-        scores = evaluate(get_task(name), programs, lrs=mults, seeds=range(args.seeds))
-        best = scores.best_lr
+        task = get_task(name)
+        # one multiplier per call: on an accelerator a call vmaps all its runs at once, and a
+        # large size's runs must fit in memory together
+        losses = np.stack([evaluate(task, programs, lrs=[m], seeds=range(args.seeds))
+                           .mean_losses[:, 0] for m in mults], axis=1)  # (programs, lrs)
+        best = mults[np.argmin(losses, axis=1)]
         middle = 10.0 ** (round(4 * math.log10(math.sqrt(best[0] * best[1]))) / 4)
         edges = ["edge" if b in (mults[0], mults[-1]) else "" for b in best]
-        print(f"{name}: adamw best x{best[0]:.3g} ({scores.best_loss[0]:.4f}) {edges[0]}  "
-              f"lion best x{best[1]:.3g} ({scores.best_loss[1]:.4f}) {edges[1]}  "
+        print(f"{name}: adamw best x{best[0]:.3g} ({losses[0].min():.4f}) {edges[0]}  "
+              f"lion best x{best[1]:.3g} ({losses[1].min():.4f}) {edges[1]}  "
               f"lr_scale {middle:.3g}   ({time.perf_counter() - start:.0f} s)", flush=True)
         for i, m in enumerate(mults):
-            print(f"   x{m:<8.3g} adamw {scores.mean_losses[0, i]:.4f}  "
-                  f"lion {scores.mean_losses[1, i]:.4f}")
+            print(f"   x{m:<8.3g} adamw {losses[0, i]:.4f}  lion {losses[1, i]:.4f}")
     return 0
 
 
