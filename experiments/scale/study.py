@@ -9,8 +9,9 @@ AdamW-split, Signum 0.99, and any ``--programs``):
 
 1. **Tune** the learning rate and the weight decay on separate tuning seeds: every decay of
    :data:`DECAYS` (a decade apart; a program's decay is replaced through its structure,
-   :mod:`decay`) gets the coarse-to-fine lr policy (:func:`tuning_policy`); the decay and lr
-   with the lowest tuning loss win.
+   :mod:`decay`) gets the coarse-to-fine lr policy (:func:`tuning_policy`); a best decay on the
+   grid's edge walks a decade further while the loss improves (:func:`tune_decays`); the
+   decay and lr with the lowest tuning loss win.
 2. **Evaluate** each optimizer at its chosen decay and lr on ``--seeds`` evaluation seeds, the
    same for every optimizer (paired: same initial weights and data order).
 3. **Compare**: each seed's validation loss over AdamW's on that seed; the mean of those
@@ -39,9 +40,12 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -50,6 +54,8 @@ CPU_SIZES = ("xs", "s")
 DECAYS = (0.01, 0.1, 1.0, 10.0)
 """Weight decays tried for every optimizer, a decade apart: the library's AdamW has 0.01 and
 Lion 0.1; the research note found 0.1 best for AdamW and 10 for Lion on this kind of model."""
+DECAY_EXTEND = 2
+"""Decades a decay search walks past its grid's edge while the tuning loss improves."""
 TUNE_SEED_BASE = 1000
 
 
@@ -102,60 +108,93 @@ def tuning_policy():
                         coarse_seeds=1, extend=2)
 
 
-def variants(opt: Optimizer) -> list[tuple[float | None, Any]]:
-    """``(decay, program)`` for each decay of the optimizer's grid (``None``: as it is)."""
-    from decay import with_weight_decay
-
-    if not opt.decays:
-        return [(None, opt.program)]
-    return [(wd, with_weight_decay(opt.program, wd)) for wd in opt.decays]
-
-
-def lr_at_edge(tuned: Any, i: int) -> bool:
-    """Whether program ``i``'s best lr is the outermost point tuning reached: the end of the
-    fine grid that lies beyond the coarse grid (the optimum may then lie further out)."""
+def lr_at_edge(tuned: Any, i: int, extend: int) -> bool:
+    """Whether program ``i``'s best lr may lie beyond what tuning tried: it is the outer end of
+    the fine grid, centred where the walk past the coarse grid's edge stopped for its step
+    limit (``extend``) rather than for a worse loss."""
     fine, coarse = tuned.lrs[i], tuned.coarse.lrs[i]
-    best = tuned.best_lr[i]
-    return bool((best == fine.max() and best > coarse.max())
-                or (best == fine.min() and best < coarse.min()))
+    best, centre = tuned.best_lr[i], float(np.median(fine))
+    up, down = coarse[-1] / coarse[-2], coarse[0] / coarse[1]
+    limit_up, limit_down = coarse.max() * up**extend, coarse.min() * down**extend
+    return bool((best == fine.max() and centre >= limit_up * (1 - 1e-6))
+                or (best == fine.min() and centre <= limit_down * (1 + 1e-6)))
+
+
+Pair = tuple[Optimizer, float | None]
+
+
+def tune_decays(optimizers: list[Optimizer], tune: Callable[[list[Pair]], list[dict]],
+                extend: int = DECAY_EXTEND) -> dict[str, dict[str, Any]]:
+    """Tune every optimizer over its decays, walking past the grid's edge.
+
+    ``tune(pairs)`` tunes the lr of each ``(optimizer, decay)`` pair (``None``: the program as
+    it is) and returns one entry per pair with its ``tune_loss``. When an optimizer's best decay
+    is the first or last of its grid, the next decade beyond is tuned too, at most ``extend``
+    times, while the loss improves (as the lr policy walks past its grid's edge). Returns, per
+    optimizer, every entry (``tuning``), the best (``best``) and whether the walk stopped while
+    still improving (``decay_at_edge``: the optimum may lie further out)."""
+    tried: dict[str, list[dict]] = {o.name: [] for o in optimizers}
+
+    def best(o: Optimizer) -> dict:
+        return min(tried[o.name], key=lambda e: e["tune_loss"])
+
+    pairs: list[Pair] = [(o, wd) for o in optimizers for wd in (o.decays or (None,))]
+    for (o, _), entry in zip(pairs, tune(pairs), strict=True):
+        tried[o.name].append(entry)
+    direction = {}
+    for o in optimizers:
+        wd = best(o)["weight_decay"]
+        direction[o.name] = 0 if len(o.decays) < 2 else (
+            1 if wd == max(o.decays) else -1 if wd == min(o.decays) else 0)
+    for _ in range(extend):
+        moving = [o for o in optimizers if direction[o.name]]
+        if not moving:
+            break
+        pairs = [(o, best(o)["weight_decay"] * 10.0 ** direction[o.name]) for o in moving]
+        for (o, _), entry in zip(pairs, tune(pairs), strict=True):
+            if not entry["tune_loss"] < best(o)["tune_loss"]:
+                direction[o.name] = 0
+            tried[o.name].append(entry)
+    return {o.name: {"tuning": tried[o.name], "best": best(o),
+                     "decay_at_edge": bool(direction[o.name])} for o in optimizers}
 
 
 def run_size(size: str, optimizers: list[Optimizer], seeds: int, tune_seeds: int,
              layout: str | None, start: float) -> dict[str, Any]:
     """Tune, evaluate and compare every optimizer on ``pylm/<size>``."""
-    import numpy as np
+    from decay import with_weight_decay
     from scipy import stats
 
     from proxy_tasks import evaluate, get_task
 
     task = get_task(f"{FAMILY}/{size}")
     policy = tuning_policy()
-    rows = [(opt, wd, program) for opt in optimizers for wd, program in variants(opt)]
-    print(f"{task.name}: {task.n_params:,} params, {task.budget.steps} steps x "
-          f"{task.budget.batch_size} x {task.context} bytes; tuning {len(rows)} "
-          f"(optimizer, decay) pairs on {tune_seeds} seed(s) "
-          f"(elapsed {time.perf_counter() - start:.0f} s)", flush=True)
     tune_seed_list = [TUNE_SEED_BASE + i for i in range(tune_seeds)]
-    tuned = evaluate(task, [p for _, _, p in rows], lrs=policy, seeds=tune_seed_list,
-                     layout=layout)
-    chosen: dict[str, dict[str, Any]] = {}
-    for i, (opt, wd, _) in enumerate(rows):
-        entry = {"weight_decay": wd, "lr": float(tuned.best_lr[i]),
+    programs: dict[tuple[str, float | None], Any] = {}
+
+    def tune(pairs: list[Pair]) -> list[dict]:
+        print(f"{task.name}: tuning {len(pairs)} (optimizer, decay) pair(s) on "
+              f"{tune_seeds} seed(s) (elapsed {time.perf_counter() - start:.0f} s)", flush=True)
+        for o, wd in pairs:
+            programs[o.name, wd] = o.program if wd is None else with_weight_decay(o.program, wd)
+        tuned = evaluate(task, [programs[o.name, wd] for o, wd in pairs], lrs=policy,
+                         seeds=tune_seed_list, layout=layout)
+        return [{"weight_decay": wd, "lr": float(tuned.best_lr[i]),
                  "tune_loss": float(tuned.best_loss[i]), "seconds": float(tuned.seconds[i]),
-                 "lr_at_edge": lr_at_edge(tuned, i)}
-        row = chosen.setdefault(opt.name, {"tuning": [], "seconds": 0.0})
-        row["tuning"].append(entry)
-        row["seconds"] += entry["seconds"]
+                 "lr_at_edge": lr_at_edge(tuned, i, policy.extend)}
+                for i, (_, wd) in enumerate(pairs)]
+
+    print(f"{task.name}: {task.n_params:,} params, {task.budget.steps} steps x "
+          f"{task.budget.batch_size} x {task.context} bytes", flush=True)
+    chosen = tune_decays(optimizers, tune)
     picks = []
     for opt in optimizers:
         row = chosen[opt.name]
-        best = min(row["tuning"], key=lambda e: e["tune_loss"])
+        best = row.pop("best")
         row.update(weight_decay=best["weight_decay"], lr=best["lr"], tune_loss=best["tune_loss"],
                    lr_at_edge=best["lr_at_edge"],
-                   decay_at_edge=bool(opt.decays) and best["weight_decay"] in (opt.decays[0],
-                                                                               opt.decays[-1]))
-        picks.append(next(p for o, wd, p in rows
-                          if o is opt and wd == best["weight_decay"]))
+                   seconds=sum(e["seconds"] for e in row["tuning"]))
+        picks.append(programs[opt.name, best["weight_decay"]])
     eval_seeds = list(range(seeds))
     final = evaluate(task, picks, lrs=np.array([[chosen[o.name]["lr"]] for o in optimizers]),
                      seeds=eval_seeds, layout=layout)
@@ -225,9 +264,10 @@ def write_table(results: dict[str, Any], names: list[str], path: Path) -> None:
         seen = r["steps"] * r["batch"] * r["context"]
         lines.append(f"| {size} | {r['params']:,} | {seen:,} | " + " | ".join(cells) + " |")
     lines += ["", f"{names[0]}: its loss; others: loss / {names[0]}'s (below 1: better). "
-              "`*`: best lr beyond the coarse lr grid, at the end of the fine one; `†`: best "
-              "decay at the edge of the decay grid (that optimizer might do better beyond "
-              "either)."]
+              "`*`: best lr at the end of the fine grid where the lr walk stopped for its step "
+              "limit; `†`: best "
+              "decay still improving where the walk past the decay grid stopped (that "
+              "optimizer might do better beyond either)."]
     path.write_text("\n".join(lines) + "\n")
 
 
