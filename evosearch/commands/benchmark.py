@@ -37,14 +37,17 @@ def run(args: argparse.Namespace) -> int:
     from evosearch.commands import load_task_files
     from evosearch.config import Config, apply_overrides, from_dict
     from evosearch.run import throughput as bench
+    from proxy_tasks.device import device_info, device_summary
     from proxy_tasks.suites import load_spec
     from proxy_tasks.task_files import bundle
 
     files = load_task_files(args.task_files)
     table = load_spec(args.suite).to_data() if args.suite.endswith(".toml") else None
     suite = bundle(args.suite if table is None else table, files)
+    device = device_info()  # asked in a child process: the workers own the device
+    print(device_summary(info=device), flush=True)
     results: dict = {"machine": {"python": platform.python_version(), "cpus": _cpus(),
-                                 "platform": platform.platform()}}
+                                 "platform": platform.platform(), "device": device}}
     if not args.skip_evaluation:
         rate = bench.evaluation_rate(suite, args.workers)
         results["evaluation"] = rate

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from evosearch.cli import error_message
     from evosearch.commands import CommandError, load_task_files
     from programs import ProgramError
-    from proxy_tasks import get_task, task_names
+    from proxy_tasks import device_summary, get_task, task_names
     from proxy_tasks.rank import load_programs, rank
 
     load_task_files(args.task_files)
@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         for t in tasks:
             get_task(t)
         programs = load_programs(args.programs.split(","))
+        print(device_summary(in_process=True), file=sys.stderr, flush=True)
         if args.lrs == "stage":
             if stage_policy is None:
                 raise ValueError("--lrs stage needs a suite stage, not --tasks")
