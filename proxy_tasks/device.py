@@ -100,3 +100,40 @@ def device_summary(layout: str | None = None, in_process: bool | None = None,
         f"chosen; the default here is {info['default_layout']}"
     return (f"jax {info['jax']} on {info['backend']} ({info['devices']} device{plural}: "
             f"{info['device_kind']}{cores}), layout {chosen} ({how})")
+
+
+ACCELERATOR_PACKAGES = ("jax_plugins", "jax_cuda12_plugin", "jax_cuda13_plugin", "libtpu")
+"""Packages whose presence means this jax may see an accelerator (CUDA or ROCm plugins live in
+the ``jax_plugins`` namespace; TPUs need ``libtpu``). Without any, jax runs on the CPU."""
+
+
+def accelerator_installed() -> bool:
+    """Whether this jax install could see an accelerator: a look at the installed packages,
+    nothing started (so a CPU-only machine pays nothing for asking)."""
+    import importlib.util
+
+    return any(importlib.util.find_spec(name) is not None for name in ACCELERATOR_PACKAGES)
+
+
+_LOCAL: dict[str, Any] = {}
+
+
+def local_device_info() -> dict[str, Any]:
+    """:func:`device_info` for this machine's evaluators, asked once per process, and without
+    starting jax at all where no accelerator can be present (then it is the CPU, with the
+    ``runs`` layout, measured best there)."""
+    if not _LOCAL:
+        if accelerator_installed():
+            _LOCAL.update(device_info())
+        else:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                jax_version = version("jax")
+            except PackageNotFoundError:  # pragma: no cover - jax is a dependency
+                jax_version = "?"
+            _LOCAL.update(backend="cpu", jax=jax_version, devices=1, device_kind="cpu",
+                          default_layout="runs", layout="runs", host=platform.node(),
+                          cpus=os.cpu_count() or 1, python=platform.python_version(),
+                          xla_flags=os.environ.get("XLA_FLAGS", ""))
+    return dict(_LOCAL)

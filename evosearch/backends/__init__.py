@@ -41,9 +41,9 @@ def _local(settings: ExecutorSettings, suite: SuiteRef) -> Executor:
 
 
 def _check_cpus(settings: ExecutorSettings) -> None:
-    from evosearch.backends.local import available_cpus, check_workers
+    from evosearch.backends.local import worker_plan
 
-    check_workers(settings.workers, available_cpus(), "this machine")
+    worker_plan(settings.workers)
 
 
 def _check_ray(settings: ExecutorSettings) -> None:
@@ -64,7 +64,8 @@ def _ray(settings: ExecutorSettings, suite: SuiteRef) -> Executor:
 
 
 BACKENDS: dict[str, Backend] = {
-    "local": Backend(_local, "a pool of single-threaded worker processes", _check_cpus),
+    "local": Backend(_local, "a pool of worker processes: one single-threaded worker per CPU "
+                     "core, or one per accelerator where jax sees one", _check_cpus),
     "inprocess": Backend(_inprocess, "the driver"),
     "ray": Backend(_ray, "actors on a Ray cluster (docs/cluster.md)", _check_ray),
 }

@@ -53,6 +53,31 @@ SINGLE_THREAD_ENV: dict[str, str] = {
 """The environment of a worker besides XLA's flags (:func:`proxy_tasks.configure_single_thread`),
 set before anything imports jax or numpy's BLAS."""
 
+ACCELERATOR_ENV: dict[str, str] = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+}
+"""A worker's environment where jax sees an accelerator: jax may use it (no ``JAX_PLATFORMS``
+pin), and no worker reserves most of its memory up front (jax's default), so that one
+worker per device fits beside the probe and the driver."""
+
+
+def worker_plan(workers: int) -> tuple[int, dict[str, str], str]:
+    """How many workers, with which environment, on what: one per CPU core on a CPU (two
+    single-threaded evaluators beat one two-threaded one), one per device where jax sees an
+    accelerator (each batches its runs with ``vmap`` there). ``workers`` (0: that default) is
+    checked against the CPUs or devices there are."""
+    from proxy_tasks.device import local_device_info
+
+    info = local_device_info()
+    if info["backend"] == "cpu":
+        return check_workers(workers, available_cpus(), "this machine"), SINGLE_THREAD_ENV, \
+            "cpu"
+    n = check_workers(workers, int(info["devices"]), "this machine", unit="accelerator")
+    return n, ACCELERATOR_ENV, str(info["backend"])
+
 
 def available_cpus() -> int:
     """The CPUs this process may run on (its affinity mask where the system has one: a
@@ -123,10 +148,11 @@ class InProcessExecutor(Executor):
 # --- worker processes -------------------------------------------------------------------------
 
 
-def _worker_main(conn: Connection, suite_ref: SuiteRef) -> None:
-    """A worker's life: set up single-threaded numerics, load the suite, serve requests. It
-    returns, quietly, when the driver says stop or is gone."""
-    os.environ.update(SINGLE_THREAD_ENV)
+def _worker_main(conn: Connection, suite_ref: SuiteRef,
+                 env: dict[str, str] = SINGLE_THREAD_ENV) -> None:
+    """A worker's life: set up its numerics (``env``: see :func:`worker_plan`), load the
+    suite, serve requests. It returns, quietly, when the driver says stop or is gone."""
+    os.environ.update(env)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         from proxy_tasks.threads import configure_single_thread  # imports no jax
@@ -210,7 +236,7 @@ class LocalPool(Executor):
                  start_timeout: float = 300.0) -> None:
         self.suite_ref = suite
         self.suite_name = reference_name(suite)
-        self.n = check_workers(workers, available_cpus(), "this machine")
+        self.n, self._env, self.device = worker_plan(workers)
         self.max_attempts = max_attempts
         self.start_timeout = start_timeout
         self.events: list[ExecutorEvent] = []
@@ -231,7 +257,7 @@ class LocalPool(Executor):
     def _start(self, index: int) -> _Worker:
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(
-            target=_worker_main, args=(child, self.suite_ref), daemon=True,
+            target=_worker_main, args=(child, self.suite_ref, self._env), daemon=True,
             name=f"evosearch-worker-{index}",
         )
         process.start()
