@@ -9,7 +9,8 @@ updates to the target's on probe streams (the suite ``identify:TARGET``), so it 
 target's program, and nothing better than the target can exist. The search is the ordinary one
 (funnel, cache, checkpoints, ``--resume``, local processes or Ray); on top of it, the best
 programs are finished (:func:`proxy_tasks.identification.recover.finish`: constants fitted,
-the lr scale baked in, constants rounded) and judged on held-out streams the search never saw.
+one-function swaps tried, a missing linear term completed, the lr scale baked in, constants
+rounded) and judged on held-out streams the search never saw.
 A search stops as soon as a finished program reproduces the target exactly there.
 
 Writes to ``--out`` (one folder per seed with ``--seeds K``): the search's own files,
@@ -70,7 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export", choices=("optax", "torch", "source"),
                         help="also write the recovered optimizer as a module, checked against "
                              "the target first")
-    parser.add_argument("--backend", choices=("local", "inprocess", "ray"),
+    from evosearch.backends import BACKENDS  # the table only: no numpy, jax or ray
+
+    parser.add_argument("--backend", choices=tuple(BACKENDS),
                         help="where evaluations run (default local processes)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a search setting (repeatable)")
@@ -159,6 +162,8 @@ def _config(args: argparse.Namespace, suite_ref: str, seed: int):
     ]
     if args.backend:
         overrides.append(f"executor.backend={args.backend}")
+    if args.task_files:
+        overrides.append(f"search.task_files={json.dumps(args.task_files)}")
     return config_module.load(None, [*overrides, *args.overrides])
 
 
@@ -176,9 +181,9 @@ def _identify_one(args: argparse.Namespace, suite: Any, suite_ref: str, seed: in
     progress = ProgressLine(1.0, enabled=not args.quiet)
     print(f"evosearch identify: {args.target}, seed {seed}, writing to {folder}",
           file=sys.stderr)
-    started = time.monotonic()
     runner = Runner(config, folder, resume=resume, progress=progress, watch=watcher)
     outcome = runner.run()
+    searched = time.monotonic()
     if outcome.status == "interrupted":
         print(f"interrupted; resume with: evosearch identify {args.target} --resume "
               f"--out {args.out or folder}", file=sys.stderr)
@@ -197,8 +202,9 @@ def _identify_one(args: argparse.Namespace, suite: Any, suite_ref: str, seed: in
         if scored:
             recovery, rid = min(scored, key=lambda pair: pair[0].assessment.distance)
             raw = engine.program(rid)
+    seconds = engine.elapsed + time.monotonic() - searched  # resumes included
     result = _write_result(folder, args, suite, seed, engine, outcome.status, recovery, raw,
-                           time.monotonic() - started, watcher.finish_seconds)
+                           seconds, watcher.finish_seconds)
     _print_result(result)
     return result
 
