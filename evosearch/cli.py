@@ -36,7 +36,8 @@ def _module(name: str):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evosearch",
-        description="Optimizers as symbolic programs: identify one from its behaviour, or search for new ones.",
+        description="Optimizers as symbolic programs: identify one from its behaviour, or "
+                    "search for new ones.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
