@@ -87,7 +87,10 @@ def run_program(program: Program, stream: Stream) -> np.ndarray | None:
     out = np.empty_like(stream.g)
     with np.errstate(all="ignore"):
         for t in range(stream.steps):
-            out[t] = step(stream.w[t], stream.g[t], float(stream.lr[t]))
+            try:
+                out[t] = step(stream.w[t], stream.g[t], float(stream.lr[t]))
+            except (ArithmeticError, ValueError, TypeError, AttributeError):
+                return None  # scored like a non-finite program, in the driver's fitting too
             if not np.isfinite(out[t]).all():
                 return None
     return out

@@ -83,7 +83,11 @@ def _program_stepper(program: Program, segments: np.ndarray) -> Stepper:
     shape = segments.shape
 
     def step(w: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
-        env = execute(code, backend, {"w": w, "g": g, "m": state[0], "v": state[1], "lr": lr})
+        # Scalars as numpy float64, as the reference step has them: a reduction of a value
+        # made of constants and lr alone (``global_norm(lr * 2.0)``) needs a dtype.
+        env = execute(code, backend,
+                      {"w": w, "g": g, "m": state[0], "v": state[1], "lr": np.float64(lr)},
+                      constant=np.float64)
         state[0], state[1] = env[m_name], env[v_name]
         update = env[update_name]
         if update.__class__ is not np.ndarray or update.shape != shape:
