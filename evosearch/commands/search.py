@@ -91,10 +91,6 @@ def run(args: argparse.Namespace) -> int:
         progress.interval = runner.config.progress.interval_seconds
         if not args.resume:  # a resume names its folder once its checkpoint is accepted
             print(f"evosearch: writing to {out}", file=sys.stderr)
-        if runner.config.executor.backend != "ray":  # Ray's actors run on the cluster's nodes
-            from proxy_tasks.device import device_summary, local_device_info
-
-            print(f"evosearch: {device_summary(info=local_device_info())}", file=sys.stderr)
         outcome = runner.run()
     except OSError as e:  # the run folder failed under the search (disk full, permissions)
         from evosearch.commands import CommandError

@@ -499,9 +499,14 @@ class Runner:
         base = ""
         if info.baselines:
             base = ", baseline " + "/".join(f"{s.fitness:.4g}" for s in info.baselines)
+        device = ""
+        if self.config.executor.backend != "ray":  # Ray's actors run on the cluster's nodes
+            from proxy_tasks.device import device_summary, local_device_info
+
+            device = f" | {device_summary(info=local_device_info())}"
         return (
             f"{verb} in {self.out} | suite {info.name} (stages {'/'.join(info.stage_names)}"
-            f"{base}) | {executor.workers} worker(s) | seed {self.config.search.seed}"
+            f"{base}) | {executor.workers} worker(s) | seed {self.config.search.seed}{device}"
         )
 
     def _top_up(self, executor: Executor) -> None:
