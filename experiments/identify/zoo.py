@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                         "10 for optax:lion)")
     parser.add_argument("--minutes", type=float, default=5.0, help="limit per seed")
     parser.add_argument("--parallel", type=int, default=2, help="seeds run at once")
+    parser.add_argument("--finished-only", action="store_true",
+                        help="run nothing: summarize the seeds whose runs have finished")
     parser.add_argument("--quick", action="store_true",
                         help=f"{', '.join(QUICK)}; 1 seed, 1 minute each")
     parser.add_argument("--out", default=str(HERE / "results"), help="results folder")
@@ -194,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(e, seed) for e in entries for seed in range(args.seeds or e.seeds)]
     started = time.monotonic()
     results: dict[str, list[dict]] = {e.target: [] for e in entries}
+    if args.finished_only:
+        for e, seed in jobs:
+            done = Path(args.runs) / _slug(e.target) / f"seed{seed}" / "result.json"
+            if done.exists():
+                results[e.target].append(json.loads(done.read_text()))
+        entries = [e for e in entries if results[e.target]]
+        jobs = []
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
         futures = {pool.submit(run_seed, e.target, seed, args.minutes, Path(args.runs)): (e, seed)
                    for e, seed in jobs}
@@ -206,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{result.get('seconds')} s ({(time.monotonic() - started) / 60:.1f} min)",
                   flush=True)
     rows = [summarize(e, results[e.target]) for e in entries]
-    name = "zoo_quick" if args.quick else "zoo"
+    name = "zoo_quick" if args.quick else "zoo_finished" if args.finished_only else "zoo"
     (out / f"{name}.json").write_text(json.dumps(rows, indent=2) + "\n")
     (out / f"{name}.md").write_text(table(rows) + "\n")
     print(table(rows))

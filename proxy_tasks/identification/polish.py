@@ -275,3 +275,44 @@ def swap_function(program: Program, objective: Objective, min_gain: float = 0.2
     if best is None or not best[0] < (1.0 - min_gain) * base:
         return None
     return best[1], best[0]
+
+
+OFFSETS = (1e-8, 1e-7, 1e-6, 1e-3, 0.1, 1.0)
+"""Starting values of an offset tried inside a unary function (``sqrt(v + eps)``): the
+``eps`` of the libraries (1e-8, 1e-7, 1e-6), Adagrad's initial accumulator (0.1), one; the
+constant fitting then finds the exact value."""
+
+
+def add_offset(program: Program, objective: Objective, min_gain: float = 0.2
+               ) -> tuple[Program, float] | None:
+    """The best program made by adding a constant to the argument of one unary function
+    (``sqrt(v)`` -> ``sqrt(v + c)``, ``c`` from :data:`OFFSETS`), if it removes at least
+    ``min_gain`` of the distance; else None.
+
+    Why: optimizers put their ``eps`` inside a square root (optax's RMSProp, Adadelta) or start
+    a sum of squares at a constant (Adagrad's 0.1), and the language's own guard (division
+    ``eps`` away from zero) is outside; the two differ exactly where gradients are tiny, which
+    the streams make visible, and no single mutation inserts the offset where it belongs."""
+    from programs import check
+    from programs.ops import OPS
+
+    base, _ = objective(program)
+    taken = {s.target for s in program.statements} | set(program.outputs)
+    name = _fresh("offset", taken)
+    best: tuple[float, Program] | None = None
+    for i, s in enumerate(program.statements):
+        if len(OPS[s.op].arg_kinds) != 1 or s.args[0].__class__ is not str:
+            continue
+        for c in OFFSETS:
+            statements = list(program.statements)
+            statements[i:i + 1] = [Statement(name, "add", (s.args[0], c)),
+                                   Statement(s.target, s.op, (name,))]
+            candidate = Program(tuple(statements), program.outputs)
+            if check(candidate):
+                continue
+            distance, _ = objective(candidate)
+            if best is None or distance < best[0]:
+                best = (distance, candidate)
+    if best is None or not best[0] < (1.0 - min_gain) * base:
+        return None
+    return best[1], best[0]

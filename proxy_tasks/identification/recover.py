@@ -1,5 +1,6 @@
-"""From a found program to the emitted one: simplify, fit constants, try every one-function swap,
-complete a missing linear term, drop statements that change nothing, bake the lr scale, round.
+"""From a found program to the emitted one: simplify, fit constants, try every one-function swap
+and every offset inside a unary function, complete a missing linear term, drop statements that
+change nothing, bake the lr scale, round.
 
 :func:`finish` is what identification does to the search's best programs (and, during a search,
 to each new one that comes close): it returns the program a user gets, with its held-out
@@ -17,6 +18,7 @@ import numpy as np
 from programs import Program, remove_dead_code, simplify
 from proxy_tasks.identification.polish import (
     add_linear_term,
+    add_offset,
     bake_scale,
     polish,
     round_constants,
@@ -73,9 +75,14 @@ def finish(program: Program, suite: IdentificationSuite, budget: int = 600) -> R
 
     current = _simplified(program)
     current, distance = polish(current, free, budget=budget)
-    swapped = swap_function(current, free) if distance > 1e-12 else None
-    if swapped is not None:
-        current, distance = polish(swapped[0], free, budget=budget // 2)
+    for _ in range(2):  # one-statement changes the mutations miss: the better one, twice
+        if distance <= 1e-12:
+            break
+        changes = [c for c in (swap_function(current, free), add_offset(current, free)) if c]
+        if not changes:
+            break
+        changed, _ = min(changes, key=lambda c: c[1])
+        current, distance = polish(changed, free, budget=budget // 2)
     runs = [run_program(current, e.stream) for e in fitting]
     if distance > 1e-12 and all(u is not None for u in runs):
         extended = add_linear_term(current, runs, fitting)
