@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from evosearch.commands import add_task_file_argument
@@ -46,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     suite = bundle(args.suite if table is None else table, files)
     device = device_info()  # asked in a child process: the workers own the device
     print(device_summary(info=device), flush=True)
-    results: dict = {"machine": {"python": platform.python_version(), "cpus": _cpus(),
+    results: dict = {"command": "evosearch " + " ".join(sys.argv[1:]), "commit": _commit(),
+                     "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "machine": {"python": platform.python_version(), "cpus": _cpus(),
                                  "platform": platform.platform(), "device": device}}
     if not args.skip_evaluation:
         rate = bench.evaluation_rate(suite, args.workers)
@@ -90,6 +94,18 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
+
+
+def _commit() -> str:
+    """The git commit the package runs from, or ``"unknown"`` outside a checkout."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
 def _cpus() -> int:
