@@ -60,11 +60,14 @@ class Experiment:
     target: np.ndarray
     weights: np.ndarray
     mask: np.ndarray
+    size: float  # the target's weighted sum of squares over the steps that count
 
     @classmethod
     def of(cls, stream: Stream, target: np.ndarray, mask: np.ndarray | None = None) -> Experiment:
         mask = np.ones(stream.steps, bool) if mask is None else mask
-        return cls(stream, target, coordinate_weights(target, mask), mask)
+        weights = coordinate_weights(target, mask)
+        size = float(np.sum(weights * np.sum(target[mask] ** 2, axis=0)))
+        return cls(stream, target, weights, mask, size)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,17 @@ def run_program(program: Program, stream: Stream) -> np.ndarray | None:
     return out
 
 
+def _runs(program: Program, experiments: Sequence[Experiment]) -> list[np.ndarray] | None:
+    """The program's updates on each experiment's stream, or None if any is not finite."""
+    runs = []
+    for e in experiments:
+        u = run_program(program, e.stream)
+        if u is None:
+            return None
+        runs.append(u)
+    return runs
+
+
 def joint_fit(runs: Sequence[np.ndarray], experiments: Sequence[Experiment],
               scale: float | None = None) -> tuple[float, float]:
     """``(distance, scale)`` over several experiments with one scale: the mean of the
@@ -104,11 +118,11 @@ def joint_fit(runs: Sequence[np.ndarray], experiments: Sequence[Experiment],
     a = b = 0.0  # distance(c) = (c^2 a - 2 c b) / k + 1
     with np.errstate(over="ignore", invalid="ignore"):
         for u, e in zip(runs, experiments, strict=True):
-            uu = float(np.sum(e.weights * np.sum(u[e.mask] ** 2, axis=0)))
-            ut = float(np.sum(e.weights * np.sum(u[e.mask] * e.target[e.mask], axis=0)))
-            tt = float(np.sum(e.weights * np.sum(e.target[e.mask] ** 2, axis=0)))
+            tt = e.size
             if tt == 0.0:
                 continue
+            uu = float(np.sum(e.weights * np.sum(u[e.mask] ** 2, axis=0)))
+            ut = float(np.sum(e.weights * np.sum(u[e.mask] * e.target[e.mask], axis=0)))
             a += uu / tt
             b += ut / tt
     if not (np.isfinite(a) and np.isfinite(b)):
@@ -141,15 +155,13 @@ class IdentificationSuite:
                 self.stages, self.held_out = _probe_experiments(self.target)
         except TargetError as e:
             raise SuiteError(str(e)) from None
+        self._baselines: dict[int, Score] = {}
 
     def _score(self, program: Program, experiments: Sequence[Experiment]) -> Score:
         start = time.perf_counter()
-        runs = []
-        for e in experiments:
-            u = run_program(program, e.stream)
-            if u is None:
-                return Score(WORST_FITNESS, failed=True, seconds=time.perf_counter() - start)
-            runs.append(u)
+        runs = _runs(program, experiments)
+        if runs is None:
+            return Score(WORST_FITNESS, failed=True, seconds=time.perf_counter() - start)
         distance, scale = joint_fit(runs, experiments)
         per_task = {e.stream.name: joint_fit([u], [e])[0] for u, e in zip(runs, experiments,
                                                                          strict=True)}
@@ -162,8 +174,6 @@ class IdentificationSuite:
 
     def baseline(self, stage: int) -> Score:
         stage = check_request([], stage, self.stage_names, self.name)
-        if not hasattr(self, "_baselines"):
-            self._baselines: dict[int, Score] = {}
         if stage not in self._baselines:
             self._baselines[stage] = self._score(library.load("adamw"), self.stages[stage])
         return self._baselines[stage]
@@ -172,12 +182,9 @@ class IdentificationSuite:
                  scale: float | None = None) -> tuple[float, float]:
         """``(distance, scale)`` of ``program`` on ``experiments`` with the scale fitted (or
         fixed at ``scale``); a non-finite program is at distance 1 (or more, at a fixed scale)."""
-        runs = []
-        for e in experiments:
-            u = run_program(program, e.stream)
-            if u is None:
-                return (1.0 if scale is None else float("inf")), 1.0
-            runs.append(u)
+        runs = _runs(program, experiments)
+        if runs is None:
+            return (1.0 if scale is None else float("inf")), 1.0
         return joint_fit(runs, experiments, scale)
 
     def assess(self, program: Program, experiments: Sequence[Experiment] | None = None,
@@ -186,12 +193,9 @@ class IdentificationSuite:
         judges the program as it is, at scale 1: what its export does with the target's
         learning rate."""
         experiments = self.held_out if experiments is None else experiments
-        runs = []
-        for e in experiments:
-            u = run_program(program, e.stream)
-            if u is None:
-                return Assessment(1.0, 1.0, float("inf"))
-            runs.append(u)
+        runs = _runs(program, experiments)
+        if runs is None:
+            return Assessment(1.0, 1.0, float("inf"))
         distance, scale = joint_fit(runs, experiments, None if fit_scale else 1.0)
         worst = max(float(np.max(step_errors(u[e.mask], e.target[e.mask], scale), initial=0.0))
                     for u, e in zip(runs, experiments, strict=True))
