@@ -30,12 +30,11 @@ from typing import Any
 
 from evosearch.commands import add_task_file_argument
 
-FINISH_BELOW = 0.35
-"""A best program is finished during the search once its fitness (at its highest stage) is
-below this: AdamW, the warm start, sits at 0.4-0.7 against most targets; programs of the
-target's structure with rough constants at 0.01-0.2."""
 FINISH_EVERY = 1000
 """Finishes during a search are spread out: the k-th waits for k times this many evaluations.
+Any best program is finished, however far it still is: a program of the target's structure
+can score far from it until a finishing move (an ``eps`` inside a root, Adagrad's initial
+accumulator) closes the gap, which the mutations would rarely do.
 A finish fits constants with some 500 runs of the program on one probe stream, about what
 1000 evaluations cost on the suite's stages; so finishing takes at most about half the
 search's compute, and the count it is decided by is part of the search state (resumes agree)."""
@@ -103,7 +102,7 @@ class Watcher:
             return None
         best = next((engine.lineage[rid] for rid in engine.hall_of_fame[:FINAL_CANDIDATES]
                      if engine.lineage[rid].fingerprint not in engine.injected), None)
-        if best is None or best.fitness > FINISH_BELOW:
+        if best is None:
             return None
         recovery = self.finish(best.fingerprint, engine.program(best.id))
         engine.inject(recovery.program, best.id, "fit constants to the target")
@@ -193,8 +192,7 @@ def _identify_one(args: argparse.Namespace, suite: Any, suite_ref: str, seed: in
     if recovery is not None:
         raw = engine.program(watcher.exact_source)
     else:
-        candidates = [rid for rid in engine.hall_of_fame[:FINAL_CANDIDATES]
-                      if engine.lineage[rid].fitness <= FINISH_BELOW] or engine.hall_of_fame[:1]
+        candidates = engine.hall_of_fame[:FINAL_CANDIDATES]
         for rid in candidates:
             watcher.finish(engine.lineage[rid].fingerprint, engine.program(rid))
         scored = [(watcher.recoveries[engine.lineage[rid].fingerprint], rid)
