@@ -76,6 +76,10 @@ ZOO: tuple[Entry, ...] = (
           "  a = m + 1e-6\n  a = sqrt(a)\n  b = v + 1e-6\n  b = sqrt(b)\n  r = a / b\n"
           "  u = r * g\n  u2 = square(u)\n  m = interp(u2, m, 0.9)\n  update = u * lr\n"
           "  return update, m, v\n"),
+    Entry("torch:SGD(momentum=0.9)", HEAD + "  m = m * 0.9\n  m = m + g\n  update = m * lr\n"
+          "  return update, m, v\n"),
+    Entry("torch:RMSprop", HEAD + "  g2 = square(g)\n  v = interp(g2, v, 0.99)\n  d = sqrt(v)\n"
+          "  update = g / d\n  update = update * lr\n  return update, m, v\n"),
     Entry("optax:yogi", reason=BIAS),
     Entry("optax:adam", reason=BIAS),
     Entry("optax:adamw", reason=BIAS),
@@ -84,10 +88,6 @@ ZOO: tuple[Entry, ...] = (
     Entry("optax:lamb", reason=BIAS + "; and a per-tensor trust ratio"),
     Entry("optax:novograd", reason="its first step initialises the moments differently from "
           "the others (needs a step counter)"),
-    Entry("torch:SGD(momentum=0.9)", HEAD + "  m = m * 0.9\n  m = m + g\n  update = m * lr\n"
-          "  return update, m, v\n"),
-    Entry("torch:RMSprop", HEAD + "  g2 = square(g)\n  v = interp(g2, v, 0.99)\n  d = sqrt(v)\n"
-          "  update = g / d\n  update = update * lr\n  return update, m, v\n"),
     Entry("torch:Adam", reason=BIAS),
     Entry("torch:AdamW", reason=BIAS),
 )
